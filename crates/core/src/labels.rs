@@ -1,0 +1,419 @@
+//! Validators grouped by the operator's own labels, and the cardinality rule for metrics.
+//!
+//! Operators describe their keys as `label → [keys]` (`server-1: [0x12.., 0x23..]`); a key may
+//! carry several labels. Every metric is aggregated per label, plus the implicit label
+//! [`ALL_GROUP`] that holds every watched validator. Per-validator series are exported only
+//! while the watched set is at or below a threshold, or for keys the operator lists explicitly,
+//! so that 100,000 keys never become 100,000 series by accident.
+//!
+//! [`ValidatorSet`] is the immutable, compact form: keys live in one string arena and group
+//! memberships in one flat array, so a million keys cost a few bytes each beyond the key text.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The group every watched validator belongs to.
+pub const ALL_GROUP: &str = "all";
+
+/// Dense index of a validator inside one [`ValidatorSet`].
+pub type ValidatorId = u32;
+
+/// Dense index of a group; group 0 is [`ALL_GROUP`].
+pub type GroupId = u16;
+
+/// Labels as the operator writes them: label → keys.
+pub type LabelMap = BTreeMap<String, Vec<String>>;
+
+/// Why a label map or key list was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LabelError {
+    /// A label used the reserved group name.
+    #[error("label `{0}` is reserved: every validator is in it already")]
+    Reserved(String),
+    /// A label name that cannot be a Prometheus label value of reasonable form.
+    #[error("label `{0}` is empty or longer than 128 characters")]
+    BadLabel(String),
+    /// A key the chain rejected.
+    #[error("label `{label}`: key `{key}` is invalid: {reason}")]
+    BadKey {
+        /// The label the key is listed under.
+        label: String,
+        /// The key as written.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// More groups than a [`GroupId`] can count.
+    #[error("too many labels ({0}); at most 65535 are supported")]
+    TooManyGroups(usize),
+    /// More validators than a [`ValidatorId`] can count.
+    #[error("too many keys ({0})")]
+    TooManyKeys(usize),
+}
+
+/// The watched validators of one chain with their groups.
+#[derive(Debug, Clone, Default)]
+pub struct ValidatorSet {
+    key_text: String,
+    key_ends: Vec<u32>,
+    /// Validator ids sorted by key, for binary-search lookups.
+    by_key: Vec<ValidatorId>,
+    group_names: Vec<String>,
+    /// `membership[member_starts[v]..member_starts[v+1]]` are the groups of validator `v`.
+    member_starts: Vec<u32>,
+    membership: Vec<GroupId>,
+    /// Position of each validator among those with series of their own, `u32::MAX` if none.
+    own_index: Vec<u32>,
+    own_ids: Vec<ValidatorId>,
+}
+
+/// Options that decide which validators get series of their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesPolicy {
+    /// Per-validator series for everyone while the set has at most this many validators.
+    pub per_validator_max: usize,
+    /// Keys that always get per-validator series.
+    pub always: Vec<String>,
+}
+
+impl Default for SeriesPolicy {
+    fn default() -> Self {
+        SeriesPolicy {
+            per_validator_max: DEFAULT_PER_VALIDATOR_MAX,
+            always: Vec::new(),
+        }
+    }
+}
+
+/// Default threshold of [`SeriesPolicy::per_validator_max`]: a few thousand series per metric
+/// is what a single Prometheus handles without noticing.
+pub const DEFAULT_PER_VALIDATOR_MAX: usize = 1000;
+
+impl ValidatorSet {
+    /// Builds the set from the operator's labels plus keys watched without a label.
+    ///
+    /// `normalize` turns a key as written into the chain's canonical form (for example
+    /// lower-case hex with `0x`); two spellings of one key become one validator.
+    pub fn build(
+        labels: &LabelMap,
+        unlabelled: &[String],
+        policy: &SeriesPolicy,
+        normalize: impl Fn(&str) -> Result<String, String>,
+    ) -> Result<Self, LabelError> {
+        let mut groups_of: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+        let mut group_names = vec![ALL_GROUP.to_string()];
+        let canonical = |label: &str, key: &str| {
+            normalize(key).map_err(|reason| LabelError::BadKey {
+                label: label.to_string(),
+                key: key.to_string(),
+                reason,
+            })
+        };
+        for (label, keys) in labels {
+            if label == ALL_GROUP {
+                return Err(LabelError::Reserved(label.clone()));
+            }
+            if label.is_empty() || label.len() > 128 {
+                return Err(LabelError::BadLabel(label.clone()));
+            }
+            let group = group_names.len();
+            group_names.push(label.clone());
+            for key in keys {
+                groups_of
+                    .entry(canonical(label, key)?)
+                    .or_default()
+                    .insert(group);
+            }
+        }
+        for key in unlabelled {
+            groups_of.entry(canonical("(unlabelled)", key)?).or_default();
+        }
+        if group_names.len() > usize::from(GroupId::MAX) {
+            return Err(LabelError::TooManyGroups(group_names.len()));
+        }
+        if groups_of.len() >= ValidatorId::MAX as usize {
+            return Err(LabelError::TooManyKeys(groups_of.len()));
+        }
+        let always: BTreeSet<String> = policy
+            .always
+            .iter()
+            .map(|key| canonical("(per-validator list)", key))
+            .collect::<Result<_, _>>()?;
+        let everyone = groups_of.len() <= policy.per_validator_max;
+
+        let mut set = ValidatorSet {
+            group_names,
+            ..Default::default()
+        };
+        set.member_starts.push(0);
+        // BTreeMap iteration is sorted by key, so ids are in key order.
+        for (id, (key, groups)) in groups_of.into_iter().enumerate() {
+            set.key_text.push_str(&key);
+            set.key_ends.push(set.key_text.len() as u32);
+            set.by_key.push(id as ValidatorId);
+            set.membership.push(0);
+            set.membership.extend(groups.into_iter().map(|g| g as GroupId));
+            set.member_starts.push(set.membership.len() as u32);
+            if everyone || always.contains(&key) {
+                set.own_index.push(set.own_ids.len() as u32);
+                set.own_ids.push(id as ValidatorId);
+            } else {
+                set.own_index.push(u32::MAX);
+            }
+        }
+        Ok(set)
+    }
+
+    /// Number of validators.
+    pub fn len(&self) -> usize {
+        self.key_ends.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.key_ends.is_empty()
+    }
+
+    /// The canonical key of `id`.
+    pub fn key(&self, id: ValidatorId) -> &str {
+        let id = id as usize;
+        let start = if id == 0 {
+            0
+        } else {
+            self.key_ends[id - 1] as usize
+        };
+        &self.key_text[start..self.key_ends[id] as usize]
+    }
+
+    /// The id of a canonical key.
+    pub fn id_of(&self, key: &str) -> Option<ValidatorId> {
+        self.by_key
+            .binary_search_by(|id| self.key(*id).cmp(key))
+            .ok()
+            .map(|pos| self.by_key[pos])
+    }
+
+    /// All ids.
+    pub fn ids(&self) -> impl Iterator<Item = ValidatorId> + '_ {
+        0..self.len() as ValidatorId
+    }
+
+    /// Groups of `id`, always starting with group 0 ([`ALL_GROUP`]).
+    pub fn groups_of(&self, id: ValidatorId) -> &[GroupId] {
+        let id = id as usize;
+        &self.membership[self.member_starts[id] as usize..self.member_starts[id + 1] as usize]
+    }
+
+    /// Number of groups, [`ALL_GROUP`] included.
+    pub fn group_count(&self) -> usize {
+        self.group_names.len()
+    }
+
+    /// The name of group `group`.
+    pub fn group_name(&self, group: GroupId) -> &str {
+        &self.group_names[usize::from(group)]
+    }
+
+    /// Whether `id` gets series of its own.
+    pub fn has_own_series(&self, id: ValidatorId) -> bool {
+        self.own_index[id as usize] != u32::MAX
+    }
+
+    /// Position of `id` among the validators with series of their own.
+    pub fn own_series_index(&self, id: ValidatorId) -> Option<usize> {
+        let index = self.own_index[id as usize];
+        (index != u32::MAX).then_some(index as usize)
+    }
+
+    /// The validators with series of their own, in id order.
+    pub fn own_series_ids(&self) -> &[ValidatorId] {
+        &self.own_ids
+    }
+
+    /// Labels of `id` other than [`ALL_GROUP`].
+    pub fn labels_of(&self, id: ValidatorId) -> impl Iterator<Item = &str> + '_ {
+        self.groups_of(id)[1..]
+            .iter()
+            .map(|g| self.group_name(*g))
+    }
+}
+
+/// Why a key file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    /// The file could not be read.
+    #[error("cannot read key file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file's content is not a label map.
+    #[error("key file {path}, line {line}: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// 1-based line, 0 when unknown.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Reads a key file: `label → [keys]` in TOML (`.toml`), JSON (`.json`), or the YAML form
+/// operators already use (any other extension):
+///
+/// ```text
+/// server-1: [0xaa.., 0xbb..]
+/// server-2:
+///   - 0xcc..
+/// ```
+pub fn read_key_file(path: &Path) -> Result<LabelMap, KeyFileError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let syntax = |line: usize, message: String| KeyFileError::Syntax {
+        path: shown.clone(),
+        line,
+        message,
+    };
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("toml") => toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(0, |span| text[..span.start].lines().count().max(1));
+            syntax(line, e.message().to_string())
+        }),
+        Some("json") => serde_json::from_str(&text).map_err(|e| syntax(e.line(), e.to_string())),
+        _ => parse_yaml_labels(&text).map_err(|(line, m)| syntax(line, m)),
+    }
+}
+
+/// Parses the small YAML subset of label files: `label: [a, b]` and `label:` followed by
+/// `- key` lines; `#` comments; quotes optional.
+pub fn parse_yaml_labels(text: &str) -> Result<LabelMap, (usize, String)> {
+    let mut labels = LabelMap::new();
+    let mut current: Option<String> = None;
+    let unquote = |s: &str| s.trim().trim_matches(|c| c == '"' || c == '\'').to_string();
+    for (number, raw) in text.lines().enumerate() {
+        let line_no = number + 1;
+        let line = raw.split('#').next().unwrap_or("").trim_end();
+        if line.trim().is_empty() {
+            continue;
+        }
+        let trimmed = line.trim_start();
+        if let Some(item) = trimmed.strip_prefix('-') {
+            let Some(label) = current.as_ref() else {
+                return Err((line_no, "list item before any label".into()));
+            };
+            let key = unquote(item);
+            if key.is_empty() {
+                return Err((line_no, "empty key".into()));
+            }
+            labels.entry(label.clone()).or_default().push(key);
+            continue;
+        }
+        let Some((label, rest)) = trimmed.split_once(':') else {
+            return Err((line_no, format!("expected `label: [keys]`, found `{trimmed}`")));
+        };
+        let label = unquote(label);
+        if label.is_empty() {
+            return Err((line_no, "empty label".into()));
+        }
+        let rest = rest.trim();
+        let keys = labels.entry(label.clone()).or_default();
+        if rest.is_empty() {
+            current = Some(label);
+            continue;
+        }
+        let Some(inner) = rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else {
+            return Err((line_no, format!("expected a list `[a, b]` after `{label}:`")));
+        };
+        keys.extend(inner.split(',').map(unquote).filter(|k| !k.is_empty()));
+        current = None;
+    }
+    Ok(labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lower(key: &str) -> Result<String, String> {
+        if key.starts_with("0x") {
+            Ok(key.to_ascii_lowercase())
+        } else {
+            Err("must start with 0x".into())
+        }
+    }
+
+    #[test]
+    fn keys_carry_every_label_and_the_all_group() {
+        let labels: LabelMap = [
+            ("server-1".to_string(), vec!["0xAA".into(), "0xbb".into()]),
+            ("customer-x".to_string(), vec!["0xaa".into()]),
+        ]
+        .into();
+        let set = ValidatorSet::build(&labels, &["0xcc".into()], &SeriesPolicy::default(), lower)
+            .expect("valid");
+        assert_eq!(set.len(), 3);
+        let aa = set.id_of("0xaa").expect("known");
+        let mut names: Vec<&str> = set.labels_of(aa).collect();
+        names.sort();
+        assert_eq!(names, ["customer-x", "server-1"]);
+        assert_eq!(set.groups_of(aa)[0], 0);
+        let cc = set.id_of("0xcc").expect("known");
+        assert_eq!(set.labels_of(cc).count(), 0);
+        assert_eq!(set.id_of("0xdd"), None);
+    }
+
+    #[test]
+    fn per_validator_series_stop_above_the_threshold_except_listed_keys() {
+        let labels: LabelMap = [("a".to_string(), vec!["0x1".into(), "0x2".into(), "0x3".into()])].into();
+        let policy = SeriesPolicy {
+            per_validator_max: 2,
+            always: vec!["0x2".into()],
+        };
+        let set = ValidatorSet::build(&labels, &[], &policy, lower).expect("valid");
+        let own: Vec<&str> = set.ids().filter(|id| set.has_own_series(*id)).map(|id| set.key(id)).collect();
+        assert_eq!(own, ["0x2"]);
+    }
+
+    #[test]
+    fn reserved_label_and_bad_key_are_named() {
+        let labels: LabelMap = [("all".to_string(), vec!["0x1".into()])].into();
+        assert_eq!(
+            ValidatorSet::build(&labels, &[], &SeriesPolicy::default(), lower).unwrap_err(),
+            LabelError::Reserved("all".into())
+        );
+        let labels: LabelMap = [("s".to_string(), vec!["zz".into()])].into();
+        let err = ValidatorSet::build(&labels, &[], &SeriesPolicy::default(), lower).unwrap_err();
+        assert!(err.to_string().contains("`zz`"), "{err}");
+    }
+
+    #[test]
+    fn yaml_label_files_in_both_list_forms() {
+        let text = "# keys\nserver-1: [0x1234, \"0x2345\"]\nserver-2:\n  - 0x3456 # spare\n  - '0x4567'\nempty: []\n";
+        let labels = parse_yaml_labels(text).expect("parses");
+        assert_eq!(labels["server-1"], ["0x1234", "0x2345"]);
+        assert_eq!(labels["server-2"], ["0x3456", "0x4567"]);
+        assert!(labels["empty"].is_empty());
+        assert_eq!(parse_yaml_labels("- 0x1").unwrap_err().0, 1);
+        assert_eq!(parse_yaml_labels("a: 0x1").unwrap_err().0, 1);
+    }
+
+    #[test]
+    fn key_files_by_extension() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let json = dir.path().join("keys.json");
+        std::fs::write(&json, r#"{"s1": ["0x1"]}"#).expect("write");
+        assert_eq!(read_key_file(&json).expect("json")["s1"], ["0x1"]);
+        let toml = dir.path().join("keys.toml");
+        std::fs::write(&toml, "s1 = [\"0x1\", \"0x2\"]\n").expect("write");
+        assert_eq!(read_key_file(&toml).expect("toml")["s1"], ["0x1", "0x2"]);
+        let missing = dir.path().join("nope.yaml");
+        assert!(read_key_file(&missing).unwrap_err().to_string().contains("nope.yaml"));
+    }
+}

@@ -1,0 +1,474 @@
+//! Persisted state: one snapshot file per chain under the state directory.
+//!
+//! A file is replaced atomically (write a temporary file, fsync it, rename it over the old one,
+//! fsync the directory), so a crash leaves either the old or the new snapshot, never half of
+//! one. The body is a compact binary encoding (a million windows would be gigabytes of JSON)
+//! behind a magic, a format version and a SHA-256 checksum; a file that fails any check is
+//! reported as [`StateError`] and moved aside by [`StateStore::load_or_quarantine`], so the
+//! chain starts fresh instead of crashing or silently mixing state.
+//!
+//! The file is named after the chain and also records the chain's name and family inside: a
+//! snapshot is never handed to another chain.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::window::{MissWindow, WindowParts};
+
+const MAGIC: &[u8; 8] = b"VALWATCH";
+/// Version of the snapshot encoding; a file of another version is refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Windows of one duty, keyed by validator key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DutySnapshot {
+    /// Duty name.
+    pub name: String,
+    /// `(key, window)` pairs.
+    pub windows: Vec<(String, MissWindow)>,
+}
+
+/// Values of one grouped counter, keyed `group:<name>` or `validator:<key>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    /// Counter name (with its constant labels).
+    pub name: String,
+    /// Series id and value.
+    pub values: Vec<(String, u64)>,
+}
+
+/// Everything saved for one chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainSnapshot {
+    /// Chain family (`ethereum`, `cosmos`, ...).
+    pub family: String,
+    /// Chain name from the configuration.
+    pub chain: String,
+    /// What the watcher learned identifies the chain (genesis root, chain id).
+    pub identity: Option<String>,
+    /// Last fully processed unit.
+    pub checkpoint: Option<u64>,
+    /// The watcher's own checkpoint data.
+    pub extra: serde_json::Value,
+    /// Windows per duty.
+    pub duties: Vec<DutySnapshot>,
+    /// Counter values.
+    pub counters: Vec<CounterSnapshot>,
+}
+
+/// Why a snapshot could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Reading or writing failed.
+    #[error("state file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valwatch snapshot or is damaged.
+    #[error("state file {path} is corrupt: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file was written by another format version.
+    #[error("state file {path} has format version {found}, this build reads version {FORMAT_VERSION}")]
+    Incompatible {
+        /// The file.
+        path: PathBuf,
+        /// The version found.
+        found: u32,
+    },
+    /// The file belongs to another chain.
+    #[error("state file {path} belongs to {found_family} chain `{found_chain}`, not to {family} chain `{chain}`")]
+    OtherChain {
+        /// The file.
+        path: PathBuf,
+        /// Chain expected.
+        chain: String,
+        /// Family expected.
+        family: String,
+        /// Chain found.
+        found_chain: String,
+        /// Family found.
+        found_family: String,
+    },
+}
+
+/// The directory of snapshot files.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    dir: PathBuf,
+}
+
+fn file_stem(chain: &str) -> String {
+    chain
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect()
+}
+
+impl StateStore {
+    /// A store in `dir` (created on first save).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        StateStore { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The snapshot file of `family`/`chain`.
+    pub fn path(&self, family: &str, chain: &str) -> PathBuf {
+        self.dir
+            .join(format!("{}-{}.state", file_stem(family), file_stem(chain)))
+    }
+
+    /// Writes `snapshot` atomically.
+    pub fn save(&self, snapshot: &ChainSnapshot) -> Result<(), StateError> {
+        let path = self.path(&snapshot.family, &snapshot.chain);
+        let io = |source| StateError::Io {
+            path: path.clone(),
+            source,
+        };
+        fs::create_dir_all(&self.dir).map_err(io)?;
+        let bytes = encode(snapshot);
+        let tmp = path.with_extension("state.tmp");
+        {
+            let mut file = File::create(&tmp).map_err(io)?;
+            file.write_all(&bytes).map_err(io)?;
+            file.sync_all().map_err(io)?;
+        }
+        fs::rename(&tmp, &path).map_err(io)?;
+        // Make the rename itself durable.
+        if let Ok(dir) = File::open(&self.dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Reads the snapshot of `family`/`chain`; `Ok(None)` when there is none.
+    pub fn load(&self, family: &str, chain: &str) -> Result<Option<ChainSnapshot>, StateError> {
+        let path = self.path(family, chain);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StateError::Io { path, source }),
+        };
+        let snapshot = decode(&bytes, &path)?;
+        if snapshot.chain != chain || snapshot.family != family {
+            return Err(StateError::OtherChain {
+                path,
+                chain: chain.into(),
+                family: family.into(),
+                found_chain: snapshot.chain,
+                found_family: snapshot.family,
+            });
+        }
+        Ok(Some(snapshot))
+    }
+
+    /// Like [`StateStore::load`], but a damaged, incompatible or foreign file is renamed to
+    /// `<file>.rejected-<unix time>` and reported through the returned error, so the chain
+    /// starts fresh and the old file is kept for inspection.
+    pub fn load_or_quarantine(
+        &self,
+        family: &str,
+        chain: &str,
+    ) -> (Option<ChainSnapshot>, Option<StateError>) {
+        match self.load(family, chain) {
+            Ok(snapshot) => (snapshot, None),
+            Err(StateError::Io { path, source }) => (None, Some(StateError::Io { path, source })),
+            Err(error) => {
+                let path = self.path(family, chain);
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let _ = fs::rename(&path, path.with_extension(format!("state.rejected-{stamp}")));
+                (None, Some(error))
+            }
+        }
+    }
+}
+
+/// Encodes a snapshot into the file format.
+pub fn encode(snapshot: &ChainSnapshot) -> Vec<u8> {
+    let mut body = Writer::default();
+    body.str(&snapshot.family);
+    body.str(&snapshot.chain);
+    body.opt_str(snapshot.identity.as_deref());
+    body.opt_u64(snapshot.checkpoint);
+    body.str(&snapshot.extra.to_string());
+    body.u64(snapshot.duties.len() as u64);
+    for duty in &snapshot.duties {
+        body.str(&duty.name);
+        body.u64(duty.windows.len() as u64);
+        for (key, window) in &duty.windows {
+            body.str(key);
+            let parts = window.to_parts();
+            body.u32(parts.len);
+            body.opt_u64(parts.newest);
+            body.u64(parts.oldest);
+            body.u64(parts.gaps.len() as u64);
+            for gap in &parts.gaps {
+                body.u64(gap.start);
+                body.u64(gap.end);
+            }
+            for word in &parts.words {
+                body.u64(*word);
+            }
+        }
+    }
+    body.u64(snapshot.counters.len() as u64);
+    for counter in &snapshot.counters {
+        body.str(&counter.name);
+        body.u64(counter.values.len() as u64);
+        for (id, value) in &counter.values {
+            body.str(id);
+            body.u64(*value);
+        }
+    }
+    let mut out = Vec::with_capacity(body.0.len() + 52);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&Sha256::digest(&body.0));
+    out.extend_from_slice(&(body.0.len() as u64).to_le_bytes());
+    out.extend_from_slice(&body.0);
+    out
+}
+
+/// Decodes the file format; `path` only names the file in errors.
+pub fn decode(bytes: &[u8], path: &Path) -> Result<ChainSnapshot, StateError> {
+    let corrupt = |reason: &str| StateError::Corrupt {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    if bytes.len() < 52 || &bytes[..8] != MAGIC {
+        return Err(corrupt("not a valwatch state file"));
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().map_err(|_| corrupt("header"))?);
+    if version != FORMAT_VERSION {
+        return Err(StateError::Incompatible {
+            path: path.to_path_buf(),
+            found: version,
+        });
+    }
+    let checksum = &bytes[12..44];
+    let len = u64::from_le_bytes(bytes[44..52].try_into().map_err(|_| corrupt("header"))?);
+    let body = &bytes[52..];
+    if body.len() as u64 != len {
+        return Err(corrupt("truncated"));
+    }
+    if Sha256::digest(body).as_slice() != checksum {
+        return Err(corrupt("checksum mismatch"));
+    }
+    read_body(&mut Reader(body)).map_err(|reason| corrupt(&reason))
+}
+
+fn read_body(r: &mut Reader<'_>) -> Result<ChainSnapshot, String> {
+    let family = r.str()?;
+    let chain = r.str()?;
+    let identity = r.opt_str()?;
+    let checkpoint = r.opt_u64()?;
+    let extra = serde_json::from_str(&r.str()?).map_err(|e| format!("checkpoint data: {e}"))?;
+    let mut duties = Vec::new();
+    for _ in 0..r.count()? {
+        let name = r.str()?;
+        let mut windows = Vec::new();
+        for _ in 0..r.count()? {
+            let key = r.str()?;
+            let len = r.u32()?;
+            let newest = r.opt_u64()?;
+            let oldest = r.u64()?;
+            let gaps = (0..r.count()?)
+                .map(|_| Ok::<Range<u64>, String>(r.u64()?..r.u64()?))
+                .collect::<Result<Vec<_>, _>>()?;
+            if len == 0 || len > 1 << 24 {
+                return Err(format!("window length {len} out of range"));
+            }
+            let words = (0..(len as usize).div_ceil(64))
+                .map(|_| r.u64())
+                .collect::<Result<Vec<_>, _>>()?;
+            let window = MissWindow::from_parts(WindowParts {
+                len,
+                newest,
+                oldest,
+                gaps,
+                words,
+            })
+            .map_err(|e| format!("duty {name}, key {key}: {e}"))?;
+            windows.push((key, window));
+        }
+        duties.push(DutySnapshot { name, windows });
+    }
+    let mut counters = Vec::new();
+    for _ in 0..r.count()? {
+        let name = r.str()?;
+        let values = (0..r.count()?)
+            .map(|_| Ok::<_, String>((r.str()?, r.u64()?)))
+            .collect::<Result<Vec<_>, _>>()?;
+        counters.push(CounterSnapshot { name, values });
+    }
+    if !r.0.is_empty() {
+        return Err("trailing bytes".into());
+    }
+    Ok(ChainSnapshot {
+        family,
+        chain,
+        identity,
+        checkpoint,
+        extra,
+        duties,
+        counters,
+    })
+}
+
+#[derive(Default)]
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn opt_u64(&mut self, v: Option<u64>) {
+        self.0.push(u8::from(v.is_some()));
+        self.u64(v.unwrap_or(0));
+    }
+    fn str(&mut self, s: &str) {
+        self.u64(s.len() as u64);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn opt_str(&mut self, s: Option<&str>) {
+        self.0.push(u8::from(s.is_some()));
+        self.str(s.unwrap_or(""));
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        if self.0.len() < n {
+            return Err("unexpected end of data".into());
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        let bytes = self.take(4)?;
+        Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    }
+    fn u64(&mut self) -> Result<u64, String> {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(word))
+    }
+    /// A count of following items; never more than the bytes left could hold.
+    fn count(&mut self) -> Result<usize, String> {
+        let n = self.u64()?;
+        if n > self.0.len() as u64 {
+            return Err(format!("count {n} larger than the data"));
+        }
+        Ok(n as usize)
+    }
+    fn opt_u64(&mut self) -> Result<Option<u64>, String> {
+        let present = self.u8()?;
+        let value = self.u64()?;
+        Ok((present == 1).then_some(value))
+    }
+    fn str(&mut self) -> Result<String, String> {
+        let n = self.count()?;
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| "invalid UTF-8".to_string())
+    }
+    fn opt_str(&mut self) -> Result<Option<String>, String> {
+        let present = self.u8()?;
+        let s = self.str()?;
+        Ok((present == 1).then_some(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ChainSnapshot {
+        let mut window = MissWindow::new(100);
+        window.record(10, true);
+        window.record(13, false);
+        ChainSnapshot {
+            family: "cosmos".into(),
+            chain: "hub".into(),
+            identity: Some("cosmoshub-4".into()),
+            checkpoint: Some(13),
+            extra: serde_json::json!({"set_hash": "ab"}),
+            duties: vec![DutySnapshot {
+                name: "block".into(),
+                windows: vec![("AB12".into(), window)],
+            }],
+            counters: vec![CounterSnapshot {
+                name: "duty_missed,duty=block".into(),
+                values: vec![("group:all".into(), 1)],
+            }],
+        }
+    }
+
+    #[test]
+    fn save_and_load_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = StateStore::new(dir.path().join("state"));
+        assert!(store.load("cosmos", "hub").expect("no file").is_none());
+        store.save(&sample()).expect("save");
+        assert_eq!(store.load("cosmos", "hub").expect("load"), Some(sample()));
+    }
+
+    #[test]
+    fn every_damaged_byte_is_detected() {
+        let bytes = encode(&sample());
+        let path = Path::new("x.state");
+        for index in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[index] ^= 0x40;
+            assert!(decode(&damaged, path).is_err(), "byte {index} not detected");
+        }
+        for len in 0..bytes.len() {
+            assert!(decode(&bytes[..len], path).is_err(), "truncation at {len} not detected");
+        }
+    }
+
+    #[test]
+    fn foreign_and_corrupt_files_are_quarantined() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = StateStore::new(dir.path());
+        let mut other = sample();
+        other.chain = "osmosis".into();
+        store.save(&other).expect("save");
+        fs::copy(store.path("cosmos", "osmosis"), store.path("cosmos", "hub")).expect("copy");
+        let (snapshot, error) = store.load_or_quarantine("cosmos", "hub");
+        assert!(snapshot.is_none());
+        assert!(matches!(error, Some(StateError::OtherChain { .. })), "{error:?}");
+        assert!(!store.path("cosmos", "hub").exists());
+
+        fs::write(store.path("cosmos", "hub"), b"garbage").expect("write");
+        let (snapshot, error) = store.load_or_quarantine("cosmos", "hub");
+        assert!(snapshot.is_none());
+        let message = error.expect("error").to_string();
+        assert!(message.contains("corrupt") && message.contains("hub.state"), "{message}");
+    }
+}

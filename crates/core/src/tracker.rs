@@ -1,0 +1,898 @@
+//! Per-chain tracking: miss windows, grouped counters and gauges, and the checkpoint.
+//!
+//! A watcher registers its duties (each with a [`crate::WindowTable`]), its counters and its
+//! gauges once, then reports observations through an [`Update`]. The tracker turns them into
+//! metrics with bounded cardinality: one series per label group (always, including the implicit
+//! `all` group) and one per validator only for the validators the [`ValidatorSet`] allows.
+//!
+//! Everything a restart must not lose (windows, counters, the last processed unit and the
+//! watcher's own checkpoint data) is captured by [`ChainTracker::snapshot`] and given back by
+//! [`ChainTracker::restore`]. Counters move only when a window learns a unit for the first
+//! time, so re-processing a unit after a restart never counts it twice.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use prometheus_client::metrics::counter::Counter;
+
+use crate::labels::{ValidatorId, ValidatorSet};
+use crate::metrics::{ChainMetrics, CounterFamily, FloatGauge, GaugeFamily, LabelPairs, MetricsError};
+use crate::state::{ChainSnapshot, CounterSnapshot, DutySnapshot};
+use crate::window::{MissWindow, RecordOutcome, WindowTable};
+
+/// Handle of a registered duty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DutyId(usize);
+/// Handle of a registered grouped counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterId(usize);
+/// Handle of a registered grouped gauge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GaugeId(usize);
+/// Handle of a registered category gauge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CategoryId(usize);
+
+/// How a gauge is summarised per group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    /// Sum over the group, family `<name>`.
+    Sum,
+    /// Largest value in the group, family `<name>_max`.
+    Max,
+    /// Smallest value in the group, family `<name>_min`.
+    Min,
+}
+
+impl Aggregate {
+    fn family_name(self, name: &str) -> String {
+        match self {
+            Aggregate::Sum => name.to_string(),
+            Aggregate::Max => format!("{name}_max"),
+            Aggregate::Min => format!("{name}_min"),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Aggregate::Sum => "summed over the validators of each group",
+            Aggregate::Max => "largest value among the validators of each group",
+            Aggregate::Min => "smallest value among the validators of each group",
+        }
+    }
+}
+
+/// Counter series of one grouped counter, bound to the current validator set.
+struct GroupedCounter {
+    name: String,
+    group_family: CounterFamily,
+    validator_family: CounterFamily,
+    extra: LabelPairs,
+    groups: Vec<Counter>,
+    own: Vec<Counter>,
+}
+
+/// Gauge series of one grouped gauge.
+struct GroupedGauge {
+    aggregates: Vec<(Aggregate, GaugeFamily, Vec<FloatGauge>)>,
+    validator_family: GaugeFamily,
+    extra: LabelPairs,
+    own: Vec<FloatGauge>,
+    /// Per-validator values; NaN means "no value" and is left out of aggregates.
+    values: Vec<f64>,
+    dirty: bool,
+}
+
+/// Counts of validators per group and per category (for example per key status).
+struct CategoryGauge {
+    family: GaugeFamily,
+    validator_family: GaugeFamily,
+    label_key: &'static str,
+    categories: Vec<&'static str>,
+    /// Category index per validator, `u8::MAX` = none.
+    values: Vec<u8>,
+    dirty: bool,
+}
+
+struct Duty {
+    name: String,
+    table: WindowTable,
+    performed: CounterId,
+    missed: CounterId,
+    window_missed: GaugeId,
+    consecutive: GaugeId,
+    uptime: GaugeId,
+    missing: GaugeId,
+    dirty: bool,
+}
+
+struct State {
+    set: Arc<ValidatorSet>,
+    duties: Vec<Duty>,
+    counters: Vec<GroupedCounter>,
+    gauges: Vec<GroupedGauge>,
+    categories: Vec<CategoryGauge>,
+    identity: Option<String>,
+    checkpoint: Option<u64>,
+    extra: serde_json::Value,
+    /// Values from a snapshot that wait for their series to be bound.
+    saved_windows: HashMap<String, HashMap<String, MissWindow>>,
+    saved_counters: HashMap<(String, String), u64>,
+}
+
+/// Tracking of one chain. Shared between the watcher, the state saver and the HTTP server.
+pub struct ChainTracker {
+    family: String,
+    metrics: ChainMetrics,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for ChainTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainTracker")
+            .field("family", &self.family)
+            .field("chain", &self.metrics.chain())
+            .finish_non_exhaustive()
+    }
+}
+
+fn bind_counter(
+    counter: &mut GroupedCounter,
+    set: &ValidatorSet,
+    chain: &str,
+    saved: &mut HashMap<(String, String), u64>,
+) {
+    let labels = |key: &'static str, value: &str| -> LabelPairs {
+        let mut labels = vec![("chain", chain.to_string()), (key, value.to_string())];
+        labels.extend(counter.extra.iter().cloned());
+        labels
+    };
+    let restore = |series: Counter, id: String, saved: &mut HashMap<(String, String), u64>| {
+        if let Some(value) = saved.remove(&(counter.name.clone(), id)) {
+            if value > series.get() {
+                series.inc_by(value - series.get());
+            }
+        }
+        series
+    };
+    counter.groups = (0..set.group_count())
+        .map(|g| {
+            let name = set.group_name(g as u16);
+            let series = counter.group_family.get_or_create_owned(&labels("group", name));
+            restore(series, format!("group:{name}"), saved)
+        })
+        .collect();
+    counter.own = set
+        .own_series_ids()
+        .iter()
+        .map(|id| {
+            let key = set.key(*id);
+            let series = counter
+                .validator_family
+                .get_or_create_owned(&labels("validator", key));
+            restore(series, format!("validator:{key}"), saved)
+        })
+        .collect();
+}
+
+fn bind_gauge(gauge: &mut GroupedGauge, set: &ValidatorSet, chain: &str) {
+    let labels = |key: &'static str, value: &str| -> LabelPairs {
+        let mut labels = vec![("chain", chain.to_string()), (key, value.to_string())];
+        labels.extend(gauge.extra.iter().cloned());
+        labels
+    };
+    for (_, family, series) in &mut gauge.aggregates {
+        family.clear();
+        *series = (0..set.group_count())
+            .map(|g| family.get_or_create_owned(&labels("group", set.group_name(g as u16))))
+            .collect();
+    }
+    gauge.validator_family.clear();
+    gauge.own = set
+        .own_series_ids()
+        .iter()
+        .map(|id| {
+            gauge
+                .validator_family
+                .get_or_create_owned(&labels("validator", set.key(*id)))
+        })
+        .collect();
+    gauge.values = vec![f64::NAN; set.len()];
+    gauge.dirty = true;
+}
+
+impl ChainTracker {
+    /// A tracker for chain `metrics.chain()` of family `family` (for example `ethereum`), with
+    /// no validators yet.
+    pub fn new(family: &str, metrics: ChainMetrics) -> Self {
+        ChainTracker {
+            family: family.to_string(),
+            metrics,
+            state: Mutex::new(State {
+                set: Arc::new(ValidatorSet::default()),
+                duties: Vec::new(),
+                counters: Vec::new(),
+                gauges: Vec::new(),
+                categories: Vec::new(),
+                identity: None,
+                checkpoint: None,
+                extra: serde_json::Value::Null,
+                saved_windows: HashMap::new(),
+                saved_counters: HashMap::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The chain name.
+    pub fn chain(&self) -> &str {
+        self.metrics.chain()
+    }
+
+    /// The chain family.
+    pub fn family(&self) -> &str {
+        &self.family
+    }
+
+    /// Metric handles of this chain, for the watcher's own chain-level metrics.
+    pub fn metrics(&self) -> &ChainMetrics {
+        &self.metrics
+    }
+
+    /// The current validator set.
+    pub fn validators(&self) -> Arc<ValidatorSet> {
+        self.lock().set.clone()
+    }
+
+    /// Registers a grouped counter: families `valwatch_<name>_total{chain, group, extra..}` and
+    /// `valwatch_validator_<name>_total{chain, validator, extra..}`.
+    pub fn counter(
+        &self,
+        name: &str,
+        help: &str,
+        extra: &[(&'static str, &str)],
+    ) -> Result<CounterId, MetricsError> {
+        let registry = self.metrics.registry();
+        let group_family =
+            registry.counter_family(name, &format!("{help} Per label group."))?;
+        let validator_family = registry
+            .counter_family(&format!("validator_{name}"), &format!("{help} Per validator."))?;
+        let mut state = self.lock();
+        let mut counter = GroupedCounter {
+            name: extra
+                .iter()
+                .fold(name.to_string(), |n, (k, v)| format!("{n},{k}={v}")),
+            group_family,
+            validator_family,
+            extra: extra.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            groups: Vec::new(),
+            own: Vec::new(),
+        };
+        let set = state.set.clone();
+        bind_counter(&mut counter, &set, self.chain(), &mut state.saved_counters);
+        state.counters.push(counter);
+        Ok(CounterId(state.counters.len() - 1))
+    }
+
+    /// Registers a grouped gauge: one family per aggregate (see [`Aggregate`]) labelled by
+    /// group, and `valwatch_validator_<name>{chain, validator, extra..}`.
+    pub fn gauge(
+        &self,
+        name: &str,
+        help: &str,
+        aggregates: &[Aggregate],
+        extra: &[(&'static str, &str)],
+    ) -> Result<GaugeId, MetricsError> {
+        let registry = self.metrics.registry();
+        let aggregates = aggregates
+            .iter()
+            .map(|a| {
+                let family = registry.gauge_family(
+                    &a.family_name(name),
+                    &format!("{help} The {}.", a.describe()),
+                )?;
+                Ok((*a, family, Vec::new()))
+            })
+            .collect::<Result<Vec<_>, MetricsError>>()?;
+        let validator_family = registry
+            .gauge_family(&format!("validator_{name}"), &format!("{help} Per validator."))?;
+        let mut gauge = GroupedGauge {
+            aggregates,
+            validator_family,
+            extra: extra.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            own: Vec::new(),
+            values: Vec::new(),
+            dirty: true,
+        };
+        let mut state = self.lock();
+        bind_gauge(&mut gauge, &state.set, self.chain());
+        state.gauges.push(gauge);
+        Ok(GaugeId(state.gauges.len() - 1))
+    }
+
+    /// Registers a category gauge: `valwatch_<name>{chain, group, <label_key>}` counts the
+    /// validators of each group in each category; `valwatch_validator_<name>{chain, validator,
+    /// <label_key>}` is 1 for the validator's current category.
+    pub fn category(
+        &self,
+        name: &str,
+        help: &str,
+        label_key: &'static str,
+        categories: &[&'static str],
+    ) -> Result<CategoryId, MetricsError> {
+        let registry = self.metrics.registry();
+        let family = registry.gauge_family(
+            name,
+            &format!("{help} Number of validators of each label group in each {label_key}."),
+        )?;
+        let validator_family = registry.gauge_family(
+            &format!("validator_{name}"),
+            &format!("{help} 1 for the validator's current {label_key}."),
+        )?;
+        let mut state = self.lock();
+        let len = state.set.len();
+        state.categories.push(CategoryGauge {
+            family,
+            validator_family,
+            label_key,
+            categories: categories.to_vec(),
+            values: vec![u8::MAX; len],
+            dirty: true,
+        });
+        Ok(CategoryId(state.categories.len() - 1))
+    }
+
+    /// Registers a duty tracked in windows of `window_len` units, with its counters
+    /// (`duty_performed`, `duty_missed`) and window gauges (`duty_window_missed`,
+    /// `duty_consecutive_missed`, `duty_uptime_ratio`, `duty_missing_validators`), all labelled
+    /// `duty="<name>"`.
+    pub fn duty(&self, name: &str, window_len: u32) -> Result<DutyId, MetricsError> {
+        let extra = [("duty", name)];
+        let performed = self.counter(
+            "duty_performed",
+            "Duties performed, counted once per unit (block or epoch) when first judged.",
+            &extra,
+        )?;
+        let missed = self.counter(
+            "duty_missed",
+            "Duties missed, counted once per unit (block or epoch) when first judged.",
+            &extra,
+        )?;
+        let window_missed = self.gauge(
+            "duty_window_missed",
+            "Missed units in the sliding window.",
+            &[Aggregate::Sum, Aggregate::Max],
+            &extra,
+        )?;
+        let consecutive = self.gauge(
+            "duty_consecutive_missed",
+            "Consecutive missed units ending at the newest judged unit (capped at the window).",
+            &[Aggregate::Max],
+            &extra,
+        )?;
+        let uptime = self.gauge(
+            "duty_uptime_ratio",
+            "Share of the judged units of the window that were performed.",
+            &[Aggregate::Min],
+            &extra,
+        )?;
+        let missing = self.gauge(
+            "duty_missing_validators",
+            "Validators whose newest judged unit is a miss.",
+            &[Aggregate::Sum],
+            &extra,
+        )?;
+        let mut state = self.lock();
+        let len = state.set.len();
+        let mut table = WindowTable::new(window_len, len);
+        if let Some(saved) = state.saved_windows.remove(name) {
+            for id in state.set.ids() {
+                if let Some(window) = saved.get(state.set.key(id)) {
+                    table.put_window(id as usize, window);
+                }
+            }
+            // Keep windows of keys not (yet) in the set for a later `set_validators`.
+            state.saved_windows.insert(name.to_string(), saved);
+        }
+        state.duties.push(Duty {
+            name: name.to_string(),
+            table,
+            performed,
+            missed,
+            window_missed,
+            consecutive,
+            uptime,
+            missing,
+            dirty: true,
+        });
+        Ok(DutyId(state.duties.len() - 1))
+    }
+
+    /// Changes the window length of a duty (for example when the chain's slashing window is
+    /// learned); the newest units are kept.
+    pub fn resize_duty(&self, duty: DutyId, window_len: u32) {
+        let mut state = self.lock();
+        let duty = &mut state.duties[duty.0];
+        if duty.table.window_len() == window_len.max(1) {
+            return;
+        }
+        let mut table = WindowTable::new(window_len, duty.table.len());
+        for index in 0..duty.table.len() {
+            table.put_window(index, &duty.table.to_window(index));
+        }
+        duty.table = table;
+        duty.dirty = true;
+    }
+
+    /// The window length of a duty.
+    pub fn window_len(&self, duty: DutyId) -> u32 {
+        self.lock().duties[duty.0].table.window_len()
+    }
+
+    /// Replaces the watched validators. Windows, counters and values follow their keys; series
+    /// of validators that left are removed.
+    pub fn set_validators(&self, set: ValidatorSet) {
+        let mut state = self.lock();
+        let old = std::mem::replace(&mut state.set, Arc::new(set));
+        let new = state.set.clone();
+        let chain = self.chain().to_string();
+        let state = &mut *state;
+        for duty in &mut state.duties {
+            let mut table = WindowTable::new(duty.table.window_len(), new.len());
+            let saved = state.saved_windows.get(&duty.name);
+            for id in new.ids() {
+                let key = new.key(id);
+                if let Some(old_id) = old.id_of(key) {
+                    table.put_window(id as usize, &duty.table.to_window(old_id as usize));
+                } else if let Some(window) = saved.and_then(|s| s.get(key)) {
+                    table.put_window(id as usize, window);
+                }
+            }
+            duty.table = table;
+            duty.dirty = true;
+        }
+        for counter in &mut state.counters {
+            // Remove the per-validator series of keys that lost theirs.
+            for id in old.own_series_ids() {
+                let key = old.key(*id);
+                if new.id_of(key).is_none_or(|n| !new.has_own_series(n)) {
+                    let mut labels = vec![("chain", chain.clone()), ("validator", key.to_string())];
+                    labels.extend(counter.extra.iter().cloned());
+                    counter.validator_family.remove(&labels);
+                }
+            }
+            bind_counter(counter, &new, &chain, &mut state.saved_counters);
+        }
+        for gauge in &mut state.gauges {
+            let old_values = std::mem::take(&mut gauge.values);
+            bind_gauge(gauge, &new, &chain);
+            for id in new.ids() {
+                if let Some(old_id) = old.id_of(new.key(id)) {
+                    gauge.values[id as usize] = old_values[old_id as usize];
+                }
+            }
+        }
+        for category in &mut state.categories {
+            let old_values = std::mem::take(&mut category.values);
+            category.values = new
+                .ids()
+                .map(|id| old.id_of(new.key(id)).map_or(u8::MAX, |o| old_values[o as usize]))
+                .collect();
+            category.validator_family.clear();
+            category.dirty = true;
+        }
+        drop(old);
+        Self::publish(state, &chain);
+    }
+
+    /// Starts a batch of observations; aggregates are published when it is dropped.
+    pub fn update(&self) -> Update<'_> {
+        Update {
+            chain: self.chain(),
+            state: self.lock(),
+        }
+    }
+
+    /// The last processed unit and the watcher's checkpoint data.
+    pub fn checkpoint(&self) -> (Option<u64>, serde_json::Value) {
+        let state = self.lock();
+        (state.checkpoint, state.extra.clone())
+    }
+
+    /// Checks the chain identity (genesis root, chain id) against the restored one. A
+    /// mismatch means the state belongs to another chain: everything restored is dropped and
+    /// `false` is returned, so the caller can log it.
+    pub fn confirm_identity(&self, identity: &str) -> bool {
+        let mut state = self.lock();
+        match state.identity.as_deref() {
+            Some(known) if known == identity => true,
+            None => {
+                state.identity = Some(identity.to_string());
+                true
+            }
+            Some(_) => {
+                state.identity = Some(identity.to_string());
+                state.checkpoint = None;
+                state.extra = serde_json::Value::Null;
+                state.saved_windows.clear();
+                state.saved_counters.clear();
+                for duty in &mut state.duties {
+                    duty.table = WindowTable::new(duty.table.window_len(), duty.table.len());
+                    duty.dirty = true;
+                }
+                false
+            }
+        }
+    }
+
+    /// Everything that must survive a restart.
+    pub fn snapshot(&self) -> ChainSnapshot {
+        let state = self.lock();
+        let duties = state
+            .duties
+            .iter()
+            .map(|duty| DutySnapshot {
+                name: duty.name.clone(),
+                windows: state
+                    .set
+                    .ids()
+                    .filter(|id| duty.table.stats(*id as usize).known > 0)
+                    .map(|id| {
+                        (
+                            state.set.key(id).to_string(),
+                            duty.table.to_window(id as usize),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect();
+        let counters = state
+            .counters
+            .iter()
+            .map(|counter| CounterSnapshot {
+                name: counter.name.clone(),
+                values: (0..state.set.group_count())
+                    .map(|g| {
+                        (
+                            format!("group:{}", state.set.group_name(g as u16)),
+                            counter.groups[g].get(),
+                        )
+                    })
+                    .chain(state.set.own_series_ids().iter().zip(&counter.own).map(
+                        |(id, series)| (format!("validator:{}", state.set.key(*id)), series.get()),
+                    ))
+                    .filter(|(_, value)| *value > 0)
+                    .collect(),
+            })
+            .collect();
+        ChainSnapshot {
+            family: self.family.clone(),
+            chain: self.chain().to_string(),
+            identity: state.identity.clone(),
+            checkpoint: state.checkpoint,
+            extra: state.extra.clone(),
+            duties,
+            counters,
+        }
+    }
+
+    /// Takes back a snapshot saved earlier. Call it before registering duties and counters,
+    /// or at least before the first observation; values are applied as series are bound.
+    pub fn restore(&self, snapshot: ChainSnapshot) {
+        let mut state = self.lock();
+        state.identity = snapshot.identity;
+        state.checkpoint = snapshot.checkpoint;
+        state.extra = snapshot.extra;
+        state.saved_windows = snapshot
+            .duties
+            .into_iter()
+            .map(|duty| (duty.name, duty.windows.into_iter().collect()))
+            .collect();
+        state.saved_counters = snapshot
+            .counters
+            .into_iter()
+            .flat_map(|counter| {
+                let name = counter.name;
+                counter
+                    .values
+                    .into_iter()
+                    .map(move |(id, value)| ((name.clone(), id), value))
+            })
+            .collect();
+    }
+
+    fn publish(state: &mut State, _chain: &str) {
+        let set = state.set.clone();
+        let duties = std::mem::take(&mut state.duties);
+        for duty in duties.iter().filter(|d| d.dirty) {
+            for id in set.ids() {
+                let stats = duty.table.stats(id as usize);
+                let known = stats.known > 0;
+                let value = |v: f64| if known { v } else { f64::NAN };
+                let index = id as usize;
+                state.gauges[duty.window_missed.0].values[index] = value(f64::from(stats.missed));
+                state.gauges[duty.consecutive.0].values[index] = value(f64::from(stats.streak));
+                state.gauges[duty.uptime.0].values[index] = stats.uptime().unwrap_or(f64::NAN);
+                state.gauges[duty.missing.0].values[index] =
+                    value(f64::from(u8::from(stats.streak > 0)));
+            }
+            for gauge in [duty.window_missed, duty.consecutive, duty.uptime, duty.missing] {
+                state.gauges[gauge.0].dirty = true;
+            }
+        }
+        state.duties = duties;
+        for duty in &mut state.duties {
+            duty.dirty = false;
+        }
+        for gauge in state.gauges.iter_mut().filter(|g| g.dirty) {
+            gauge.dirty = false;
+            for (aggregate, _, series) in &gauge.aggregates {
+                let mut acc = vec![f64::NAN; set.group_count()];
+                for id in set.ids() {
+                    let value = gauge.values[id as usize];
+                    if value.is_nan() {
+                        continue;
+                    }
+                    for group in set.groups_of(id) {
+                        let slot = &mut acc[usize::from(*group)];
+                        *slot = if slot.is_nan() {
+                            value
+                        } else {
+                            match aggregate {
+                                Aggregate::Sum => *slot + value,
+                                Aggregate::Max => slot.max(value),
+                                Aggregate::Min => slot.min(value),
+                            }
+                        };
+                    }
+                }
+                for (group, value) in acc.into_iter().enumerate() {
+                    let empty = if *aggregate == Aggregate::Sum { 0.0 } else { f64::NAN };
+                    series[group].set(if value.is_nan() { empty } else { value });
+                }
+            }
+            for (id, series) in set.own_series_ids().iter().zip(&gauge.own) {
+                series.set(gauge.values[*id as usize]);
+            }
+        }
+        for category in state.categories.iter_mut().filter(|c| c.dirty) {
+            category.dirty = false;
+            let width = category.categories.len();
+            let mut counts = vec![0u32; set.group_count() * width];
+            for id in set.ids() {
+                let value = category.values[id as usize];
+                if usize::from(value) < width {
+                    for group in set.groups_of(id) {
+                        counts[usize::from(*group) * width + usize::from(value)] += 1;
+                    }
+                }
+            }
+            for group in 0..set.group_count() {
+                for (index, name) in category.categories.iter().enumerate() {
+                    let labels: LabelPairs = vec![
+                        ("chain", _chain.to_string()),
+                        ("group", set.group_name(group as u16).to_string()),
+                        (category.label_key, name.to_string()),
+                    ];
+                    category
+                        .family
+                        .get_or_create(&labels)
+                        .set(f64::from(counts[group * width + index]));
+                }
+            }
+            category.validator_family.clear();
+            for id in set.own_series_ids() {
+                let value = category.values[*id as usize];
+                if let Some(name) = category.categories.get(usize::from(value)) {
+                    let labels: LabelPairs = vec![
+                        ("chain", _chain.to_string()),
+                        ("validator", set.key(*id).to_string()),
+                        (category.label_key, name.to_string()),
+                    ];
+                    category.validator_family.get_or_create(&labels).set(1.0);
+                }
+            }
+        }
+    }
+}
+
+/// A batch of observations under the tracker's lock; published when dropped.
+pub struct Update<'a> {
+    chain: &'a str,
+    state: MutexGuard<'a, State>,
+}
+
+impl Update<'_> {
+    /// The validator set the ids of this batch refer to.
+    pub fn validators(&self) -> Arc<ValidatorSet> {
+        self.state.set.clone()
+    }
+
+    /// Records whether validator `id` performed (`missed = false`) or missed its duty in
+    /// `unit`. Counters move only for a unit the window did not know yet.
+    pub fn record(&mut self, duty: DutyId, id: ValidatorId, unit: u64, missed: bool) -> RecordOutcome {
+        let state = &mut *self.state;
+        let entry = &mut state.duties[duty.0];
+        let outcome = entry.table.record(id as usize, unit, missed);
+        if outcome != RecordOutcome::Unchanged && outcome != RecordOutcome::TooOld {
+            entry.dirty = true;
+        }
+        if outcome.is_new() {
+            let counter = if missed { entry.missed } else { entry.performed };
+            Self::count_in(state, counter, id, 1);
+        }
+        outcome
+    }
+
+    /// The outcome of `unit` for validator `id`, `None` when unknown.
+    pub fn recorded(&self, duty: DutyId, id: ValidatorId, unit: u64) -> Option<bool> {
+        self.state.duties[duty.0].table.get(id as usize, unit)
+    }
+
+    /// Adds `by` to a grouped counter for validator `id` (all of its groups, and its own series
+    /// when it has one).
+    pub fn count(&mut self, counter: CounterId, id: ValidatorId, by: u64) {
+        Self::count_in(&mut self.state, counter, id, by);
+    }
+
+    fn count_in(state: &mut State, counter: CounterId, id: ValidatorId, by: u64) {
+        if by == 0 {
+            return;
+        }
+        let entry = &state.counters[counter.0];
+        for group in state.set.groups_of(id) {
+            entry.groups[usize::from(*group)].inc_by(by);
+        }
+        if let Some(own) = state.set.own_series_index(id) {
+            entry.own[own].inc_by(by);
+        }
+    }
+
+    /// Sets validator `id`'s value of a grouped gauge (`None` = no value).
+    pub fn set_gauge(&mut self, gauge: GaugeId, id: ValidatorId, value: Option<f64>) {
+        let entry = &mut self.state.gauges[gauge.0];
+        entry.values[id as usize] = value.unwrap_or(f64::NAN);
+        entry.dirty = true;
+    }
+
+    /// Sets validator `id`'s category (an index into the registered categories; `None` or
+    /// out of range = none).
+    pub fn set_category(&mut self, category: CategoryId, id: ValidatorId, value: Option<usize>) {
+        let entry = &mut self.state.categories[category.0];
+        entry.values[id as usize] = value
+            .filter(|v| *v < entry.categories.len())
+            .map_or(u8::MAX, |v| v as u8);
+        entry.dirty = true;
+    }
+
+    /// Marks `unit` as the last one fully processed, with the watcher's own checkpoint data.
+    pub fn set_checkpoint(&mut self, unit: u64, extra: serde_json::Value) {
+        self.state.checkpoint = Some(unit);
+        self.state.extra = extra;
+    }
+}
+
+impl Drop for Update<'_> {
+    fn drop(&mut self) {
+        ChainTracker::publish(&mut self.state, self.chain);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::{LabelMap, SeriesPolicy};
+    use crate::metrics::Metrics;
+
+    fn set(keys: &[(&str, &[&str])], max: usize) -> ValidatorSet {
+        let labels: LabelMap = keys
+            .iter()
+            .map(|(l, k)| (l.to_string(), k.iter().map(|s| s.to_string()).collect()))
+            .collect();
+        let policy = SeriesPolicy {
+            per_validator_max: max,
+            always: vec![],
+        };
+        ValidatorSet::build(&labels, &[], &policy, |k| Ok(k.to_string())).expect("valid")
+    }
+
+    #[test]
+    fn misses_reach_group_and_validator_series() {
+        let metrics = Metrics::new();
+        let tracker = ChainTracker::new("test", metrics.for_chain("dev"));
+        tracker.set_validators(set(&[("s1", &["a", "b"]), ("s2", &["c"])], 10));
+        let duty = tracker.duty("block", 100).expect("duty");
+        let v = tracker.validators();
+        {
+            let mut update = tracker.update();
+            for unit in 1..=3 {
+                update.record(duty, v.id_of("a").expect("a"), unit, true);
+                update.record(duty, v.id_of("b").expect("b"), unit, false);
+                update.record(duty, v.id_of("c").expect("c"), unit, unit == 3);
+            }
+            // The same unit again changes nothing.
+            update.record(duty, v.id_of("a").expect("a"), 3, true);
+        }
+        let text = metrics.encode();
+        for line in [
+            r#"valwatch_duty_missed_total{chain="dev",group="s1",duty="block"} 3"#,
+            r#"valwatch_duty_missed_total{chain="dev",group="all",duty="block"} 4"#,
+            r#"valwatch_duty_performed_total{chain="dev",group="s2",duty="block"} 2"#,
+            r#"valwatch_validator_duty_missed_total{chain="dev",validator="a",duty="block"} 3"#,
+            r#"valwatch_duty_consecutive_missed_max{chain="dev",group="s1",duty="block"} 3"#,
+            r#"valwatch_duty_window_missed{chain="dev",group="all",duty="block"} 4"#,
+            r#"valwatch_duty_missing_validators{chain="dev",group="all",duty="block"} 2"#,
+            r#"valwatch_validator_duty_uptime_ratio{chain="dev",validator="b",duty="block"} 1"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn above_the_threshold_only_groups_are_exported() {
+        let metrics = Metrics::new();
+        let tracker = ChainTracker::new("test", metrics.for_chain("dev"));
+        tracker.set_validators(set(&[("s1", &["a", "b", "c"])], 2));
+        let duty = tracker.duty("block", 10).expect("duty");
+        tracker.update().record(duty, 0, 1, true);
+        let text = metrics.encode();
+        assert!(!text.contains("validator=\""), "{text}");
+        assert!(text.contains(r#"valwatch_duty_missed_total{chain="dev",group="s1",duty="block"} 1"#));
+    }
+
+    #[test]
+    fn snapshot_restores_windows_counters_and_checkpoint() {
+        let first = Metrics::new();
+        let tracker = ChainTracker::new("test", first.for_chain("dev"));
+        tracker.set_validators(set(&[("s1", &["a", "b"])], 10));
+        let duty = tracker.duty("block", 10).expect("duty");
+        let counter = tracker.counter("proposals", "Blocks proposed.", &[]).expect("counter");
+        {
+            let mut update = tracker.update();
+            update.record(duty, 0, 5, true);
+            update.count(counter, 1, 2);
+            update.set_checkpoint(5, serde_json::json!({"epoch": 5}));
+        }
+        tracker.confirm_identity("chain-a");
+        let snapshot = tracker.snapshot();
+
+        let second = Metrics::new();
+        let restored = ChainTracker::new("test", second.for_chain("dev"));
+        restored.restore(snapshot.clone());
+        let duty = restored.duty("block", 10).expect("duty");
+        restored.counter("proposals", "Blocks proposed.", &[]).expect("counter");
+        restored.set_validators(set(&[("s1", &["a", "b"]), ("s2", &["b"])], 10));
+        assert_eq!(restored.checkpoint().0, Some(5));
+        assert_eq!(restored.update().recorded(duty, 0, 5), Some(true));
+        // Re-recording the restored unit does not count it again.
+        restored.update().record(duty, 0, 5, true);
+        let text = second.encode();
+        assert!(text.contains(r#"valwatch_duty_missed_total{chain="dev",group="s1",duty="block"} 1"#), "{text}");
+        assert!(text.contains(r#"valwatch_validator_proposals_total{chain="dev",validator="b"} 2"#), "{text}");
+        assert!(restored.confirm_identity("chain-a"));
+        assert!(!restored.confirm_identity("chain-b"));
+        assert_eq!(restored.checkpoint().0, None);
+        assert_eq!(restored.update().recorded(duty, 0, 5), None);
+    }
+
+    #[test]
+    fn categories_count_validators_per_group() {
+        let metrics = Metrics::new();
+        let tracker = ChainTracker::new("test", metrics.for_chain("dev"));
+        tracker.set_validators(set(&[("s1", &["a", "b"])], 10));
+        let status = tracker
+            .category("key_status", "Key status.", "status", &["active", "exited"])
+            .expect("category");
+        {
+            let mut update = tracker.update();
+            update.set_category(status, 0, Some(0));
+            update.set_category(status, 1, Some(1));
+        }
+        let text = metrics.encode();
+        assert!(text.contains(r#"valwatch_key_status{chain="dev",group="s1",status="active"} 1"#), "{text}");
+        assert!(text.contains(r#"valwatch_validator_key_status{chain="dev",validator="b",status="exited"} 1"#), "{text}");
+    }
+}

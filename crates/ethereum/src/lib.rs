@@ -1,0 +1,10 @@
+//! valwatch-ethereum: Ethereum beacon-chain validators, watched through the standard Beacon API.
+//!
+//! The configuration of one network ([`EthereumConfig`]) and its [`ChainWatcher`]
+//! ([`watcher`]).
+
+pub mod config;
+pub mod watcher;
+
+pub use config::EthereumConfig;
+pub use watcher::watcher;
