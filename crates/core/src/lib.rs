@@ -36,3 +36,19 @@ pub use watcher::{ChainHealth, ChainWatcher, WatchContext, WatchError};
 pub use window::{MissWindow, RecordOutcome, WindowStats, WindowTable};
 
 pub use tokio_util::sync::CancellationToken;
+
+/// An error and its sources as one line (`a: b: c`), for logs: HTTP client errors often say
+/// only "error sending request" at the top and the cause (connection refused) below.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -121,6 +121,8 @@ impl Metrics {
             return Ok(existing.clone());
         }
         let created = create();
+        // The encoder ends HELP text with a period of its own.
+        let help = help.trim_end_matches('.');
         let mut registry = self
             .inner
             .registry

@@ -67,15 +67,13 @@ pub trait ChainWatcher: Send {
     fn run<'a>(&'a mut self, ctx: &'a WatchContext) -> BoxFuture<'a, Result<(), WatchError>>;
 }
 
-/// Health of one watcher: readiness, progress and endpoints.
+/// Health of one watcher: readiness, progress and endpoints. Progress gauges appear once the
+/// watcher first reports them, so an unknown value is never shown as 0.
 #[derive(Debug, Clone)]
 pub struct ChainHealth {
     metrics: ChainMetrics,
     ready: Arc<AtomicBool>,
     ready_gauge: FloatGauge,
-    last_processed: FloatGauge,
-    head: FloatGauge,
-    lag: FloatGauge,
 }
 
 impl ChainHealth {
@@ -84,22 +82,7 @@ impl ChainHealth {
         Ok(ChainHealth {
             ready_gauge: metrics.gauge(
                 "chain_ready",
-                "1 once the chain's watcher completed its first cycle, else 0.",
-                &[],
-            )?,
-            last_processed: metrics.gauge(
-                "chain_last_processed_unit",
-                "Last height (Cosmos) or epoch (Ethereum) whose duties were judged.",
-                &[],
-            )?,
-            head: metrics.gauge(
-                "chain_head_unit",
-                "Newest height or epoch the chain's nodes report.",
-                &[],
-            )?,
-            lag: metrics.gauge(
-                "chain_lag_units",
-                "Units between the chain head and the last judged unit.",
+                "1 once the chain's watcher completed its first cycle, else 0",
                 &[],
             )?,
             ready: Arc::new(AtomicBool::new(false)),
@@ -123,16 +106,30 @@ impl ChainHealth {
         self.ready.load(Ordering::Relaxed)
     }
 
+    fn set(&self, name: &str, help: &str, value: u64) {
+        if let Ok(gauge) = self.metrics.gauge(name, help, &[]) {
+            gauge.set(value as f64);
+        }
+    }
+
     /// Reports progress: the last judged unit and the head.
     pub fn set_progress(&self, last_processed: Option<u64>, head: Option<u64>) {
         if let Some(unit) = last_processed {
-            self.last_processed.set(unit as f64);
+            self.set(
+                "chain_last_processed_unit",
+                "Last height (Cosmos) or epoch (Ethereum) whose duties were judged",
+                unit,
+            );
         }
         if let Some(head) = head {
-            self.head.set(head as f64);
+            self.set("chain_head_unit", "Newest height (Cosmos) or slot (Ethereum) the chain's nodes report", head);
         }
         if let (Some(unit), Some(head)) = (last_processed, head) {
-            self.lag.set(head.saturating_sub(unit) as f64);
+            self.set(
+                "chain_lag_units",
+                "Units between the chain head and the last judged unit, in the unit of chain_last_processed_unit",
+                head.saturating_sub(unit),
+            );
         }
     }
 
