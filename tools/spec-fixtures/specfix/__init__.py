@@ -1,0 +1,1 @@
+"""Spec-driven Beacon API fixture generator for valwatch (see ../README.md)."""
