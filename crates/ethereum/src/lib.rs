@@ -3,7 +3,11 @@
 //! The configuration of one network ([`EthereumConfig`]) and its [`ChainWatcher`]
 //! ([`watcher`]).
 
+pub mod analysis;
+pub mod beacon;
+pub mod client;
 pub mod config;
+pub mod report;
 pub mod watcher;
 
 pub use config::EthereumConfig;

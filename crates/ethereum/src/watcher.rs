@@ -5,12 +5,16 @@ use std::time::Duration;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde::Deserialize;
-use valwatch_core::{ChainTracker, ChainWatcher, Endpoint, WatchContext, WatchError, parse_endpoints};
+use valwatch_core::{
+    ChainTracker, ChainWatcher, Endpoint, WatchContext, WatchError, parse_endpoints,
+};
 
 use crate::config::EthereumConfig;
 
 /// Builds the watcher of one configured network.
-pub fn watcher(config: EthereumConfig) -> Result<Box<dyn ChainWatcher>, valwatch_core::ConfigProblem> {
+pub fn watcher(
+    config: EthereumConfig,
+) -> Result<Box<dyn ChainWatcher>, valwatch_core::ConfigProblem> {
     config.validate()?;
     let endpoints = parse_endpoints("beacon", &config.beacon)?;
     let client = reqwest::Client::builder()
@@ -54,7 +58,10 @@ impl EthereumWatcher {
             .json()
             .await
             .map_err(|e| e.without_url().to_string())?;
-        body.data.head_slot.parse().map_err(|_| "head_slot is not a number".to_string())
+        body.data
+            .head_slot
+            .parse()
+            .map_err(|_| "head_slot is not a number".to_string())
     }
 }
 

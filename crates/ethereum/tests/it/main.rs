@@ -1,0 +1,10 @@
+//! Integration tests of valwatch-ethereum, in one test binary.
+//!
+//! - `spec_oracle`: the analyser against the consensus spec's own verdicts, every validator of
+//!   every generated scenario.
+//! - `real_data`: decoding (and analysing) answers real nodes gave.
+
+mod client;
+mod common;
+mod real_data;
+mod spec_oracle;
