@@ -1,9 +1,20 @@
-//! valwatch-cosmos: Cosmos beacon-chain validators, watched through CometBFT RPC and Cosmos SDK queries.
+//! valwatch-cosmos: Cosmos SDK / CometBFT validators, watched from outside through CometBFT RPC
+//! and Cosmos SDK queries over `abci_query`.
 //!
-//! The configuration of one chain ([`CosmosConfig`]) and its [`ChainWatcher`]
-//! ([`watcher`]).
+//! - [`rpc`]: JSON-RPC transport and decoding of `/status`, `/block`, `/validators`,
+//!   `/abci_query`; several endpoints per chain in an [`rpc::RpcPool`].
+//! - [`height`]: the pure verdict of one height (who signed, proposer, empty block, solo miss).
+//! - [`sdk`]: protobuf queries of x/staking, x/slashing, x/upgrade and x/gov.
+//! - [`address`]: consensus addresses from public keys, hex and bech32.
+//! - [`analyze`]: the one-shot analysis of a range of heights.
+//! - The configuration of one chain ([`CosmosConfig`]) and its watcher ([`watcher()`]).
 
+pub mod address;
+pub mod analyze;
 pub mod config;
+pub mod height;
+pub mod rpc;
+pub mod sdk;
 pub mod watcher;
 
 pub use config::CosmosConfig;

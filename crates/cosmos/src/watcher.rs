@@ -5,12 +5,16 @@ use std::time::Duration;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde::Deserialize;
-use valwatch_core::{ChainTracker, ChainWatcher, Endpoint, WatchContext, WatchError, parse_endpoints};
+use valwatch_core::{
+    ChainTracker, ChainWatcher, Endpoint, WatchContext, WatchError, parse_endpoints,
+};
 
 use crate::config::CosmosConfig;
 
 /// Builds the watcher of one configured chain.
-pub fn watcher(config: CosmosConfig) -> Result<Box<dyn ChainWatcher>, valwatch_core::ConfigProblem> {
+pub fn watcher(
+    config: CosmosConfig,
+) -> Result<Box<dyn ChainWatcher>, valwatch_core::ConfigProblem> {
     config.validate()?;
     let endpoints = parse_endpoints("rpc", &config.rpc)?;
     let client = reqwest::Client::builder()
