@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use valwatch_core::{ConfigProblem, SeriesPolicy, labels::DEFAULT_PER_VALIDATOR_MAX};
+use valwatch_core::{ConfigProblem, labels::DEFAULT_PER_VALIDATOR_MAX};
 use valwatch_cosmos::CosmosConfig;
 use valwatch_ethereum::EthereumConfig;
 
@@ -48,7 +48,9 @@ pub struct ServerConfig {
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9615";
 
 fn default_listen() -> SocketAddr {
-    DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 9615)))
+    DEFAULT_LISTEN
+        .parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 9615)))
 }
 
 fn default_state_dir() -> PathBuf {
@@ -80,8 +82,8 @@ impl Config {
         let shown = path.display();
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("{shown}: cannot read the configuration: {e}"))?;
-        let config: Config =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{shown}: {}", e.to_string().trim_end()))?;
+        let config: Config = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{shown}: {}", e.to_string().trim_end()))?;
         config
             .validate()
             .map_err(|problem| anyhow::anyhow!("{shown}: {problem}"))?;
@@ -120,18 +122,14 @@ impl Config {
         Ok(())
     }
 
-    /// The per-validator series rule for a chain with these explicit keys.
-    pub fn series_policy(&self, always: &[String]) -> SeriesPolicy {
-        SeriesPolicy {
-            per_validator_max: self.server.per_validator_series_max,
-            always: always.to_vec(),
-        }
-    }
-
     /// A one-line summary for `check-config`.
     pub fn summary(&self) -> String {
         let keys = |labels: &valwatch_core::LabelMap| labels.values().map(Vec::len).sum::<usize>();
-        let eth_keys: usize = self.ethereum.iter().map(|c| keys(&c.validators.labels)).sum();
+        let eth_keys: usize = self
+            .ethereum
+            .iter()
+            .map(|c| keys(&c.validators.labels))
+            .sum();
         let cosmos_keys: usize = self.cosmos.iter().map(|c| keys(&c.validators.labels)).sum();
         format!(
             "{} ethereum network(s) with {eth_keys} inline key(s), {} cosmos chain(s) with {cosmos_keys} inline key(s); metrics on http://{}/metrics; state in {}",

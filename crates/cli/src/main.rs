@@ -5,6 +5,8 @@
 //! crates; this binary only parses arguments, wires the pieces and handles signals.
 
 mod config;
+mod cosmos_cmd;
+mod ethereum_cmd;
 mod run;
 mod server;
 
@@ -50,6 +52,12 @@ enum Command {
         /// The configuration file (TOML).
         file: PathBuf,
     },
+    /// One-shot Ethereum commands.
+    #[command(subcommand)]
+    Ethereum(ethereum_cmd::EthereumCommand),
+    /// One-shot Cosmos commands.
+    #[command(subcommand)]
+    Cosmos(cosmos_cmd::CosmosCommand),
 }
 
 fn init_logging(format: LogFormat) {
@@ -64,6 +72,13 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+fn one_shot(task: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(task)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
@@ -76,6 +91,8 @@ fn main() -> ExitCode {
             listen,
             state_dir,
         } => run::run(&config, listen, state_dir),
+        Command::Ethereum(command) => one_shot(ethereum_cmd::run(command)),
+        Command::Cosmos(command) => one_shot(cosmos_cmd::run(command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

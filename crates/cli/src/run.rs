@@ -12,7 +12,11 @@ use crate::config::Config;
 use crate::server;
 
 /// Runs the exporter until a signal arrives.
-pub fn run(path: &Path, listen: Option<SocketAddr>, state_dir: Option<PathBuf>) -> anyhow::Result<()> {
+pub fn run(
+    path: &Path,
+    listen: Option<SocketAddr>,
+    state_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let mut config = Config::load(path)?;
     if let Some(listen) = listen {
         config.server.listen = listen;

@@ -36,7 +36,10 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("waiting for a first complete cycle of: {}\n", pending.join(", ")),
+            format!(
+                "waiting for a first complete cycle of: {}\n",
+                pending.join(", ")
+            ),
         )
     }
 }
@@ -61,7 +64,10 @@ pub async fn serve(
         .with_state(AppState { metrics, readiness });
     Ok(tokio::spawn(async move {
         let shutdown = async move { stop.cancelled().await };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
             tracing::error!(error = %e, "HTTP server failed");
         }
     }))

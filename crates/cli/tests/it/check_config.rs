@@ -55,7 +55,10 @@ fn duplicate_chain_names_and_bad_values_are_refused() {
         "[[ethereum]]\nname = \"x\"\nbeacon = [\"http://a:1\"]\n[[cosmos]]\nname = \"x\"\nrpc = [\"http://b:1\"]\n",
     );
     assert!(!ok);
-    assert!(text.contains("key `cosmos[0].name`") && text.contains("already used"), "{text}");
+    assert!(
+        text.contains("key `cosmos[0].name`") && text.contains("already used"),
+        "{text}"
+    );
     let (ok, text) = check_text("[server]\nsave_interval_seconds = 0\n");
     assert!(!ok);
     assert!(text.contains("server.save_interval_seconds"), "{text}");
@@ -72,7 +75,12 @@ fn a_missing_file_is_named() {
 
 #[test]
 fn version_and_help_work_on_every_subcommand() {
-    for args in [&["--version"][..], &["--help"], &["run", "--help"], &["check-config", "--help"]] {
+    for args in [
+        &["--version"][..],
+        &["--help"],
+        &["run", "--help"],
+        &["check-config", "--help"],
+    ] {
         let output = Command::new(binary()).args(args).output().expect("run");
         assert!(output.status.success(), "{args:?}");
         assert!(!output.stdout.is_empty(), "{args:?}");

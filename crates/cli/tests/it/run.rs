@@ -13,23 +13,42 @@ fn serves_metrics_with_nodes_down_and_exits_cleanly_on_sigterm() {
     let exporter = Exporter::start(&config, &state, &dir.path().join("log1"));
 
     exporter.wait_until(Duration::from_secs(20), |e| {
-        e.metrics().contains(r#"valwatch_endpoint_up{chain="cosmos-test""#)
-            && e.metrics().contains(r#"valwatch_endpoint_up{chain="eth-test""#)
+        e.metrics()
+            .contains(r#"valwatch_endpoint_up{chain="cosmos-test""#)
+            && e.metrics()
+                .contains(r#"valwatch_endpoint_up{chain="eth-test""#)
     });
     let metrics = exporter.metrics();
     assert!(metrics.ends_with("# EOF\n"), "{metrics}");
-    assert!(metrics.contains("valwatch_build_info{version="), "{metrics}");
-    assert!(metrics.contains(r#"valwatch_chain_ready{chain="eth-test"} 0"#), "{metrics}");
-    for line in metrics.lines().filter(|l| l.starts_with("valwatch_endpoint_up")) {
-        assert!(line.ends_with(" 0.0"), "an unreachable endpoint is down: {line}");
+    assert!(
+        metrics.contains("valwatch_build_info{version="),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"valwatch_chain_ready{chain="eth-test"} 0"#),
+        "{metrics}"
+    );
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with("valwatch_endpoint_up"))
+    {
+        assert!(
+            line.ends_with(" 0.0"),
+            "an unreachable endpoint is down: {line}"
+        );
     }
     let (status, body) = http_get(exporter.addr, "/readyz").expect("readyz");
     assert_eq!(status, 503, "{body}");
-    assert!(body.contains("eth-test") && body.contains("cosmos-test"), "{body}");
+    assert!(
+        body.contains("eth-test") && body.contains("cosmos-test"),
+        "{body}"
+    );
     let (status, _) = http_get(exporter.addr, "/healthz").expect("healthz");
     assert_eq!(status, 200);
     // Errors are logged clearly, with the cause.
-    exporter.wait_until(Duration::from_secs(10), |e| e.log_text().contains("unreachable"));
+    exporter.wait_until(Duration::from_secs(10), |e| {
+        e.log_text().contains("unreachable")
+    });
 
     let log = exporter.log.clone();
     let (status, took) = exporter.terminate(Duration::from_secs(10));
@@ -40,7 +59,10 @@ fn serves_metrics_with_nodes_down_and_exits_cleanly_on_sigterm() {
     assert!(state.join("ethereum-eth-test.state").exists());
     assert!(state.join("cosmos-cosmos-test.state").exists());
     for secret in ["SECRETPASS", "SECRETKEY", "SECRETTOKEN", "apiuser"] {
-        assert!(!log.contains(secret), "{secret} leaked into the log:\n{log}");
+        assert!(
+            !log.contains(secret),
+            "{secret} leaked into the log:\n{log}"
+        );
         assert!(!metrics.contains(secret), "{secret} leaked into metrics");
     }
 }
@@ -55,7 +77,9 @@ fn state_is_restored_and_a_corrupt_file_means_a_fresh_start() {
     assert!(status.success());
 
     let second = Exporter::start(&config, &state, &dir.path().join("log2"));
-    second.wait_until(Duration::from_secs(10), |e| e.log_text().contains("state restored"));
+    second.wait_until(Duration::from_secs(10), |e| {
+        e.log_text().contains("state restored")
+    });
     let log = second.log_text();
     assert_eq!(log.matches("state restored").count(), 2, "{log}");
     let (status, _) = second.terminate(Duration::from_secs(10));
@@ -65,7 +89,10 @@ fn state_is_restored_and_a_corrupt_file_means_a_fresh_start() {
     std::fs::write(&eth_state, b"this is not a state file").expect("corrupt");
     let third = Exporter::start(&config, &state, &dir.path().join("log3"));
     let log = third.log_text();
-    assert!(log.contains("previous state not used") && log.contains("corrupt"), "{log}");
+    assert!(
+        log.contains("previous state not used") && log.contains("corrupt"),
+        "{log}"
+    );
     let metrics = third.metrics();
     assert!(
         metrics.contains(r#"valwatch_restore_failures_total{chain="eth-test"} 1"#),

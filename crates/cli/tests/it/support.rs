@@ -11,7 +11,9 @@ pub fn binary() -> &'static str {
 }
 
 pub fn repo_file(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
 }
 
 pub fn free_addr() -> SocketAddr {
@@ -96,13 +98,20 @@ impl Exporter {
     pub fn terminate(mut self, limit: Duration) -> (ExitStatus, Duration) {
         let start = Instant::now();
         let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
         assert!(sent.success());
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return (status, start.elapsed());
             }
-            assert!(start.elapsed() < limit, "no exit within {limit:?}; log:\n{}", self.log_text());
+            assert!(
+                start.elapsed() < limit,
+                "no exit within {limit:?}; log:\n{}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
