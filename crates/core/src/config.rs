@@ -78,6 +78,11 @@ mod tests {
     fn problems_name_the_full_key() {
         let problem = parse_endpoints("rpc", &["http://a:1".into(), "bad".into()]).unwrap_err();
         assert_eq!(problem.within("cosmos[2]").key, "cosmos[2].rpc[1]");
-        assert!(parse_endpoints("rpc", &[]).unwrap_err().message.contains("at least one"));
+        assert!(
+            parse_endpoints("rpc", &[])
+                .unwrap_err()
+                .message
+                .contains("at least one")
+        );
     }
 }

@@ -139,16 +139,27 @@ mod tests {
     #[test]
     fn secrets_never_reach_the_name() {
         for (url, shown) in [
-            ("https://user:secret@node.example:8443/", "https://node.example:8443"),
+            (
+                "https://user:secret@node.example:8443/",
+                "https://node.example:8443",
+            ),
             ("https://eth.example/v2/SECRETKEY", "https://eth.example/…"),
-            ("http://127.0.0.1:5052?apikey=SECRET", "http://127.0.0.1:5052"),
+            (
+                "http://127.0.0.1:5052?apikey=SECRET",
+                "http://127.0.0.1:5052",
+            ),
         ] {
             let endpoint = Endpoint::parse(url, None).expect("valid");
             assert_eq!(endpoint.name(), shown);
             assert!(!format!("{endpoint} {endpoint:?}").contains("SECRET"));
             assert!(!format!("{endpoint:?}").contains("secret"));
         }
-        assert_eq!(Endpoint::parse("http://a:1", Some("mine")).expect("valid").name(), "mine");
+        assert_eq!(
+            Endpoint::parse("http://a:1", Some("mine"))
+                .expect("valid")
+                .name(),
+            "mine"
+        );
     }
 
     #[test]
@@ -167,7 +178,10 @@ mod tests {
             "https://h/v2/key/eth/v1/node/syncing?token=t&x=1"
         );
         let plain = Endpoint::parse("http://127.0.0.1:26657", None).expect("valid");
-        assert_eq!(plain.join("status").as_str(), "http://127.0.0.1:26657/status");
+        assert_eq!(
+            plain.join("status").as_str(),
+            "http://127.0.0.1:26657/status"
+        );
     }
 
     #[test]

@@ -126,7 +126,9 @@ impl ValidatorSet {
             }
         }
         for key in unlabelled {
-            groups_of.entry(canonical("(unlabelled)", key)?).or_default();
+            groups_of
+                .entry(canonical("(unlabelled)", key)?)
+                .or_default();
         }
         if group_names.len() > usize::from(GroupId::MAX) {
             return Err(LabelError::TooManyGroups(group_names.len()));
@@ -152,7 +154,8 @@ impl ValidatorSet {
             set.key_ends.push(set.key_text.len() as u32);
             set.by_key.push(id as ValidatorId);
             set.membership.push(0);
-            set.membership.extend(groups.into_iter().map(|g| g as GroupId));
+            set.membership
+                .extend(groups.into_iter().map(|g| g as GroupId));
             set.member_starts.push(set.membership.len() as u32);
             if everyone || always.contains(&key) {
                 set.own_index.push(set.own_ids.len() as u32);
@@ -232,9 +235,7 @@ impl ValidatorSet {
 
     /// Labels of `id` other than [`ALL_GROUP`].
     pub fn labels_of(&self, id: ValidatorId) -> impl Iterator<Item = &str> + '_ {
-        self.groups_of(id)[1..]
-            .iter()
-            .map(|g| self.group_name(*g))
+        self.groups_of(id)[1..].iter().map(|g| self.group_name(*g))
     }
 }
 
@@ -283,7 +284,9 @@ pub fn read_key_file(path: &Path) -> Result<LabelMap, KeyFileError> {
     };
     match path.extension().and_then(|e| e.to_str()) {
         Some("toml") => toml::from_str(&text).map_err(|e| {
-            let line = e.span().map_or(0, |span| text[..span.start].lines().count().max(1));
+            let line = e
+                .span()
+                .map_or(0, |span| text[..span.start].lines().count().max(1));
             syntax(line, e.message().to_string())
         }),
         Some("json") => serde_json::from_str(&text).map_err(|e| syntax(e.line(), e.to_string())),
@@ -316,7 +319,10 @@ pub fn parse_yaml_labels(text: &str) -> Result<LabelMap, (usize, String)> {
             continue;
         }
         let Some((label, rest)) = trimmed.split_once(':') else {
-            return Err((line_no, format!("expected `label: [keys]`, found `{trimmed}`")));
+            return Err((
+                line_no,
+                format!("expected `label: [keys]`, found `{trimmed}`"),
+            ));
         };
         let label = unquote(label);
         if label.is_empty() {
@@ -329,7 +335,10 @@ pub fn parse_yaml_labels(text: &str) -> Result<LabelMap, (usize, String)> {
             continue;
         }
         let Some(inner) = rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else {
-            return Err((line_no, format!("expected a list `[a, b]` after `{label}:`")));
+            return Err((
+                line_no,
+                format!("expected a list `[a, b]` after `{label}:`"),
+            ));
         };
         keys.extend(inner.split(',').map(unquote).filter(|k| !k.is_empty()));
         current = None;
@@ -371,13 +380,21 @@ mod tests {
 
     #[test]
     fn per_validator_series_stop_above_the_threshold_except_listed_keys() {
-        let labels: LabelMap = [("a".to_string(), vec!["0x1".into(), "0x2".into(), "0x3".into()])].into();
+        let labels: LabelMap = [(
+            "a".to_string(),
+            vec!["0x1".into(), "0x2".into(), "0x3".into()],
+        )]
+        .into();
         let policy = SeriesPolicy {
             per_validator_max: 2,
             always: vec!["0x2".into()],
         };
         let set = ValidatorSet::build(&labels, &[], &policy, lower).expect("valid");
-        let own: Vec<&str> = set.ids().filter(|id| set.has_own_series(*id)).map(|id| set.key(id)).collect();
+        let own: Vec<&str> = set
+            .ids()
+            .filter(|id| set.has_own_series(*id))
+            .map(|id| set.key(id))
+            .collect();
         assert_eq!(own, ["0x2"]);
     }
 
@@ -414,6 +431,11 @@ mod tests {
         std::fs::write(&toml, "s1 = [\"0x1\", \"0x2\"]\n").expect("write");
         assert_eq!(read_key_file(&toml).expect("toml")["s1"], ["0x1", "0x2"]);
         let missing = dir.path().join("nope.yaml");
-        assert!(read_key_file(&missing).unwrap_err().to_string().contains("nope.yaml"));
+        assert!(
+            read_key_file(&missing)
+                .unwrap_err()
+                .to_string()
+                .contains("nope.yaml")
+        );
     }
 }

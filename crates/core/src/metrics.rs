@@ -220,16 +220,34 @@ mod tests {
         let a = metrics.for_chain("mainnet");
         let b = metrics.for_chain("hub");
         a.counter("blocks", "Blocks seen.", &[]).expect("ok").inc();
-        b.counter("blocks", "Blocks seen.", &[]).expect("ok").inc_by(2);
+        b.counter("blocks", "Blocks seen.", &[])
+            .expect("ok")
+            .inc_by(2);
         a.gauge("height", "Chain height.", &[("endpoint", "n1")])
             .expect("ok")
             .set(7.0);
         let text = metrics.encode();
-        assert_eq!(text.matches("# TYPE valwatch_blocks counter").count(), 1, "{text}");
-        assert!(text.contains("valwatch_blocks_total{chain=\"mainnet\"} 1"), "{text}");
-        assert!(text.contains("valwatch_blocks_total{chain=\"hub\"} 2"), "{text}");
-        assert!(text.contains("valwatch_height{chain=\"mainnet\",endpoint=\"n1\"} 7"), "{text}");
-        assert!(text.contains("# HELP valwatch_height Chain height."), "{text}");
+        assert_eq!(
+            text.matches("# TYPE valwatch_blocks counter").count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.contains("valwatch_blocks_total{chain=\"mainnet\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("valwatch_blocks_total{chain=\"hub\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("valwatch_height{chain=\"mainnet\",endpoint=\"n1\"} 7"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP valwatch_height Chain height."),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"));
     }
 

@@ -81,7 +81,9 @@ pub enum StateError {
         reason: String,
     },
     /// The file was written by another format version.
-    #[error("state file {path} has format version {found}, this build reads version {FORMAT_VERSION}")]
+    #[error(
+        "state file {path} has format version {found}, this build reads version {FORMAT_VERSION}"
+    )]
     Incompatible {
         /// The file.
         path: PathBuf,
@@ -89,7 +91,9 @@ pub enum StateError {
         found: u32,
     },
     /// The file belongs to another chain.
-    #[error("state file {path} belongs to {found_family} chain `{found_chain}`, not to {family} chain `{chain}`")]
+    #[error(
+        "state file {path} belongs to {found_family} chain `{found_chain}`, not to {family} chain `{chain}`"
+    )]
     OtherChain {
         /// The file.
         path: PathBuf,
@@ -113,7 +117,13 @@ pub struct StateStore {
 fn file_stem(chain: &str) -> String {
     chain
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -194,7 +204,10 @@ impl StateStore {
                 let stamp = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
-                let _ = fs::rename(&path, path.with_extension(format!("state.rejected-{stamp}")));
+                let _ = fs::rename(
+                    &path,
+                    path.with_extension(format!("state.rejected-{stamp}")),
+                );
                 (None, Some(error))
             }
         }
@@ -448,7 +461,10 @@ mod tests {
             assert!(decode(&damaged, path).is_err(), "byte {index} not detected");
         }
         for len in 0..bytes.len() {
-            assert!(decode(&bytes[..len], path).is_err(), "truncation at {len} not detected");
+            assert!(
+                decode(&bytes[..len], path).is_err(),
+                "truncation at {len} not detected"
+            );
         }
     }
 
@@ -462,13 +478,19 @@ mod tests {
         fs::copy(store.path("cosmos", "osmosis"), store.path("cosmos", "hub")).expect("copy");
         let (snapshot, error) = store.load_or_quarantine("cosmos", "hub");
         assert!(snapshot.is_none());
-        assert!(matches!(error, Some(StateError::OtherChain { .. })), "{error:?}");
+        assert!(
+            matches!(error, Some(StateError::OtherChain { .. })),
+            "{error:?}"
+        );
         assert!(!store.path("cosmos", "hub").exists());
 
         fs::write(store.path("cosmos", "hub"), b"garbage").expect("write");
         let (snapshot, error) = store.load_or_quarantine("cosmos", "hub");
         assert!(snapshot.is_none());
         let message = error.expect("error").to_string();
-        assert!(message.contains("corrupt") && message.contains("hub.state"), "{message}");
+        assert!(
+            message.contains("corrupt") && message.contains("hub.state"),
+            "{message}"
+        );
     }
 }

@@ -74,15 +74,21 @@ impl Supervisor {
         let family = watcher.family();
         let name = watcher.name().to_string();
         if self.chains.iter().any(|c| c.watcher.name() == name) {
-            return Err(WatchError::Fatal(format!("chain name `{name}` is used twice")));
+            return Err(WatchError::Fatal(format!(
+                "chain name `{name}` is used twice"
+            )));
         }
         let chain_metrics = self.metrics.for_chain(&name);
         let tracker = Arc::new(ChainTracker::new(family, chain_metrics.clone()));
         let (snapshot, problem) = self.store.load_or_quarantine(family, &name);
         if let Some(problem) = problem {
             warn!(chain = %name, error = %problem, "previous state not used; starting fresh");
-            state_counter(&chain_metrics, "restore_failures", "State files that could not be restored.")
-                .inc();
+            state_counter(
+                &chain_metrics,
+                "restore_failures",
+                "State files that could not be restored.",
+            )
+            .inc();
         }
         if let Some(snapshot) = snapshot {
             info!(chain = %name, checkpoint = ?snapshot.checkpoint, "state restored");
@@ -114,7 +120,10 @@ impl Supervisor {
 
     /// The trackers, for one-off inspection.
     pub fn trackers(&self) -> Vec<Arc<ChainTracker>> {
-        self.chains.iter().map(|c| c.context.tracker.clone()).collect()
+        self.chains
+            .iter()
+            .map(|c| c.context.tracker.clone())
+            .collect()
     }
 
     /// Runs until the cancel token fires, then stops the watchers and saves every chain.
@@ -143,7 +152,10 @@ impl Supervisor {
         };
         cancel.cancelled().await;
         let stopping = join_all(tasks);
-        if tokio::time::timeout(SHUTDOWN_GRACE, stopping).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_GRACE, stopping)
+            .await
+            .is_err()
+        {
             warn!("some watchers did not stop within {SHUTDOWN_GRACE:?}; saving state anyway");
         }
         let _ = saver.await;
@@ -169,7 +181,9 @@ async fn supervise(mut chain: Chain) {
         }
         let delay = backoff.next_delay();
         match result {
-            Ok(()) => warn!(chain = %name, "watcher returned without being stopped; restarting in {delay:?}"),
+            Ok(()) => {
+                warn!(chain = %name, "watcher returned without being stopped; restarting in {delay:?}")
+            }
             Err(WatchError::Fatal(message)) => {
                 error!(chain = %name, error = %message, "watcher stopped for good: fix the configuration and restart valwatch");
                 chain.context.health.error("fatal");
@@ -193,9 +207,7 @@ fn state_counter(
     name: &str,
     help: &str,
 ) -> prometheus_client::metrics::counter::Counter {
-    metrics
-        .counter(name, help, &[])
-        .unwrap_or_default()
+    metrics.counter(name, help, &[]).unwrap_or_default()
 }
 
 async fn save_all(store: &StateStore, trackers: &[Arc<ChainTracker>]) {
@@ -219,7 +231,12 @@ async fn save_all(store: &StateStore, trackers: &[Arc<ChainTracker>]) {
             }
             Ok(Err(e)) => {
                 error!(chain, error = %e, "saving state failed");
-                state_counter(tracker.metrics(), "state_save_failures", "State saves that failed.").inc();
+                state_counter(
+                    tracker.metrics(),
+                    "state_save_failures",
+                    "State saves that failed.",
+                )
+                .inc();
             }
             Err(e) => error!(chain, error = %e, "state saving task failed"),
         }

@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use prometheus_client::metrics::counter::Counter;
 
 use crate::labels::{ValidatorId, ValidatorSet};
-use crate::metrics::{ChainMetrics, CounterFamily, FloatGauge, GaugeFamily, LabelPairs, MetricsError};
+use crate::metrics::{
+    ChainMetrics, CounterFamily, FloatGauge, GaugeFamily, LabelPairs, MetricsError,
+};
 use crate::state::{ChainSnapshot, CounterSnapshot, DutySnapshot};
 use crate::window::{MissWindow, RecordOutcome, WindowTable};
 
@@ -158,7 +160,9 @@ fn bind_counter(
     counter.groups = (0..set.group_count())
         .map(|g| {
             let name = set.group_name(g as u16);
-            let series = counter.group_family.get_or_create_owned(&labels("group", name));
+            let series = counter
+                .group_family
+                .get_or_create_owned(&labels("group", name));
             restore(series, format!("group:{name}"), saved)
         })
         .collect();
@@ -256,10 +260,11 @@ impl ChainTracker {
         extra: &[(&'static str, &str)],
     ) -> Result<CounterId, MetricsError> {
         let registry = self.metrics.registry();
-        let group_family =
-            registry.counter_family(name, &format!("{help} Per label group."))?;
-        let validator_family = registry
-            .counter_family(&format!("validator_{name}"), &format!("{help} Per validator."))?;
+        let group_family = registry.counter_family(name, &format!("{help} Per label group."))?;
+        let validator_family = registry.counter_family(
+            &format!("validator_{name}"),
+            &format!("{help} Per validator."),
+        )?;
         let mut state = self.lock();
         let mut counter = GroupedCounter {
             name: extra
@@ -297,8 +302,10 @@ impl ChainTracker {
                 Ok((*a, family, Vec::new()))
             })
             .collect::<Result<Vec<_>, MetricsError>>()?;
-        let validator_family = registry
-            .gauge_family(&format!("validator_{name}"), &format!("{help} Per validator."))?;
+        let validator_family = registry.gauge_family(
+            &format!("validator_{name}"),
+            &format!("{help} Per validator."),
+        )?;
         let mut gauge = GroupedGauge {
             aggregates,
             validator_family,
@@ -479,7 +486,10 @@ impl ChainTracker {
             let old_values = std::mem::take(&mut category.values);
             category.values = new
                 .ids()
-                .map(|id| old.id_of(new.key(id)).map_or(u8::MAX, |o| old_values[o as usize]))
+                .map(|id| {
+                    old.id_of(new.key(id))
+                        .map_or(u8::MAX, |o| old_values[o as usize])
+                })
                 .collect();
             category.validator_family.clear();
             category.dirty = true;
@@ -619,7 +629,12 @@ impl ChainTracker {
                 state.gauges[duty.missing.0].values[index] =
                     value(f64::from(u8::from(stats.streak > 0)));
             }
-            for gauge in [duty.window_missed, duty.consecutive, duty.uptime, duty.missing] {
+            for gauge in [
+                duty.window_missed,
+                duty.consecutive,
+                duty.uptime,
+                duty.missing,
+            ] {
                 state.gauges[gauge.0].dirty = true;
             }
         }
@@ -650,7 +665,11 @@ impl ChainTracker {
                     }
                 }
                 for (group, value) in acc.into_iter().enumerate() {
-                    let empty = if *aggregate == Aggregate::Sum { 0.0 } else { f64::NAN };
+                    let empty = if *aggregate == Aggregate::Sum {
+                        0.0
+                    } else {
+                        f64::NAN
+                    };
                     series[group].set(if value.is_nan() { empty } else { value });
                 }
             }
@@ -713,7 +732,13 @@ impl Update<'_> {
 
     /// Records whether validator `id` performed (`missed = false`) or missed its duty in
     /// `unit`. Counters move only for a unit the window did not know yet.
-    pub fn record(&mut self, duty: DutyId, id: ValidatorId, unit: u64, missed: bool) -> RecordOutcome {
+    pub fn record(
+        &mut self,
+        duty: DutyId,
+        id: ValidatorId,
+        unit: u64,
+        missed: bool,
+    ) -> RecordOutcome {
         let state = &mut *self.state;
         let entry = &mut state.duties[duty.0];
         let outcome = entry.table.record(id as usize, unit, missed);
@@ -721,7 +746,11 @@ impl Update<'_> {
             entry.dirty = true;
         }
         if outcome.is_new() {
-            let counter = if missed { entry.missed } else { entry.performed };
+            let counter = if missed {
+                entry.missed
+            } else {
+                entry.performed
+            };
             Self::count_in(state, counter, id, 1);
         }
         outcome
@@ -840,7 +869,9 @@ mod tests {
         tracker.update().record(duty, 0, 1, true);
         let text = metrics.encode();
         assert!(!text.contains("validator=\""), "{text}");
-        assert!(text.contains(r#"valwatch_duty_missed_total{chain="dev",group="s1",duty="block"} 1"#));
+        assert!(
+            text.contains(r#"valwatch_duty_missed_total{chain="dev",group="s1",duty="block"} 1"#)
+        );
     }
 
     #[test]
@@ -849,7 +880,9 @@ mod tests {
         let tracker = ChainTracker::new("test", first.for_chain("dev"));
         tracker.set_validators(set(&[("s1", &["a", "b"])], 10));
         let duty = tracker.duty("block", 10).expect("duty");
-        let counter = tracker.counter("proposals", "Blocks proposed.", &[]).expect("counter");
+        let counter = tracker
+            .counter("proposals", "Blocks proposed.", &[])
+            .expect("counter");
         {
             let mut update = tracker.update();
             update.record(duty, 0, 5, true);
@@ -863,15 +896,23 @@ mod tests {
         let restored = ChainTracker::new("test", second.for_chain("dev"));
         restored.restore(snapshot.clone());
         let duty = restored.duty("block", 10).expect("duty");
-        restored.counter("proposals", "Blocks proposed.", &[]).expect("counter");
+        restored
+            .counter("proposals", "Blocks proposed.", &[])
+            .expect("counter");
         restored.set_validators(set(&[("s1", &["a", "b"]), ("s2", &["b"])], 10));
         assert_eq!(restored.checkpoint().0, Some(5));
         assert_eq!(restored.update().recorded(duty, 0, 5), Some(true));
         // Re-recording the restored unit does not count it again.
         restored.update().record(duty, 0, 5, true);
         let text = second.encode();
-        assert!(text.contains(r#"valwatch_duty_missed_total{chain="dev",group="s1",duty="block"} 1"#), "{text}");
-        assert!(text.contains(r#"valwatch_validator_proposals_total{chain="dev",validator="b"} 2"#), "{text}");
+        assert!(
+            text.contains(r#"valwatch_duty_missed_total{chain="dev",group="s1",duty="block"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"valwatch_validator_proposals_total{chain="dev",validator="b"} 2"#),
+            "{text}"
+        );
         assert!(restored.confirm_identity("chain-a"));
         assert!(!restored.confirm_identity("chain-b"));
         assert_eq!(restored.checkpoint().0, None);
@@ -892,7 +933,15 @@ mod tests {
             update.set_category(status, 1, Some(1));
         }
         let text = metrics.encode();
-        assert!(text.contains(r#"valwatch_key_status{chain="dev",group="s1",status="active"} 1"#), "{text}");
-        assert!(text.contains(r#"valwatch_validator_key_status{chain="dev",validator="b",status="exited"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"valwatch_key_status{chain="dev",group="s1",status="active"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"valwatch_validator_key_status{chain="dev",validator="b",status="exited"} 1"#
+            ),
+            "{text}"
+        );
     }
 }

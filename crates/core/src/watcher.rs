@@ -122,7 +122,11 @@ impl ChainHealth {
             );
         }
         if let Some(head) = head {
-            self.set("chain_head_unit", "Newest height (Cosmos) or slot (Ethereum) the chain's nodes report", head);
+            self.set(
+                "chain_head_unit",
+                "Newest height (Cosmos) or slot (Ethereum) the chain's nodes report",
+                head,
+            );
         }
         if let (Some(unit), Some(head)) = (last_processed, head) {
             self.set(
