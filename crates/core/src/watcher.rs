@@ -112,7 +112,8 @@ impl ChainHealth {
         }
     }
 
-    /// Reports progress: the last judged unit and the head.
+    /// Reports progress: the last judged unit and the head, both in the same unit (a height
+    /// for Cosmos, an epoch for Ethereum), so that their difference is the lag.
     pub fn set_progress(&self, last_processed: Option<u64>, head: Option<u64>) {
         if let Some(unit) = last_processed {
             self.set(
@@ -124,7 +125,7 @@ impl ChainHealth {
         if let Some(head) = head {
             self.set(
                 "chain_head_unit",
-                "Newest height (Cosmos) or slot (Ethereum) the chain's nodes report",
+                "Newest unit the chain's nodes report, in the unit of chain_last_processed_unit (height or epoch)",
                 head,
             );
         }
