@@ -573,6 +573,13 @@ mod tests {
     use std::collections::BTreeMap;
 
     #[test]
+    fn a_window_costs_len_over_8_bytes_plus_a_32_byte_header() {
+        assert_eq!(std::mem::size_of::<WindowHeader>(), 32);
+        let table = WindowTable::new(10_000, 3);
+        assert_eq!(table.words.len() * 8, 3 * 10_000usize.div_ceil(64) * 8);
+    }
+
+    #[test]
     fn unknown_units_are_never_misses() {
         let mut w = MissWindow::new(10);
         assert_eq!(w.stats(), WindowStats::default());

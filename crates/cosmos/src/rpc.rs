@@ -69,6 +69,32 @@ pub enum RpcErrorKind {
     Inconsistent(String),
 }
 
+impl RpcErrorKind {
+    /// Whether the endpoint did not answer usefully at all (no connection, timeout, HTTP
+    /// error status, oversized or undecodable answer), as opposed to answering with an error
+    /// of its own.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            RpcErrorKind::Transport(_)
+                | RpcErrorKind::Status(_)
+                | RpcErrorKind::TooLarge(_)
+                | RpcErrorKind::Decode(_)
+        )
+    }
+
+    /// A short fixed name of the kind, for the `kind` label of the error counter.
+    pub fn metric_kind(&self) -> &'static str {
+        match self {
+            RpcErrorKind::Transport(_) | RpcErrorKind::Status(_) => "unreachable",
+            RpcErrorKind::TooLarge(_) => "oversized",
+            RpcErrorKind::Decode(_) => "malformed",
+            RpcErrorKind::Rpc { .. } | RpcErrorKind::Abci { .. } => "node_error",
+            RpcErrorKind::Inconsistent(_) => "inconsistent",
+        }
+    }
+}
+
 /// An RPC failure, naming the endpoint by its redacted name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{endpoint}: {kind}")]
@@ -218,6 +244,8 @@ struct RawHeader {
     height: String,
     time: String,
     proposer_address: String,
+    #[serde(default)]
+    validators_hash: String,
 }
 
 #[derive(Deserialize)]
@@ -251,6 +279,9 @@ pub struct BlockInfo {
     pub time: String,
     /// Proposer's consensus address.
     pub proposer: Address,
+    /// `header.validators_hash`: identifies the validator set at this height (upper-case
+    /// hex; empty when the node does not send it).
+    pub validators_hash: String,
     /// Number of transactions.
     pub tx_count: usize,
     /// Height the `last_commit` is for (`height - 1`; 0 at the first block).
@@ -291,6 +322,7 @@ pub fn decode_block(body: &[u8]) -> Result<BlockInfo, RpcErrorKind> {
         height: num(&block.header.height, "header.height")?,
         time: block.header.time,
         proposer: hex_address(&block.header.proposer_address)?,
+        validators_hash: block.header.validators_hash.to_ascii_uppercase(),
         tx_count: block.data.txs.map_or(0, |t| t.len()),
         last_commit_height,
         last_commit,
@@ -693,10 +725,13 @@ impl RpcPool {
                 Err(error) => errors.push((i, error)),
             }
         }
-        // Endpoints still pending when another answered are neither up nor down.
+        // Endpoints still pending when another answered are neither up nor down; an endpoint
+        // that answered with an error of its own (a pruned height, an unknown query) is up.
         drop(pending);
-        for (i, _) in &errors {
-            self.states[*i].up = false;
+        for (i, error) in &errors {
+            if error.kind.is_unreachable() {
+                self.states[*i].up = false;
+            }
         }
         match outcome {
             Some((i, value)) => {

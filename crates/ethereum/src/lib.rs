@@ -1,12 +1,19 @@
 //! valwatch-ethereum: Ethereum beacon-chain validators, watched through the standard Beacon API.
 //!
-//! The configuration of one network ([`EthereumConfig`]) and its [`ChainWatcher`]
-//! ([`watcher`]).
+//! - [`beacon`]: typed Beacon API answers; [`client`]: requests with failover;
+//!   [`fetch`]: one epoch's inputs for the live watcher.
+//! - [`analysis`]: the pure epoch analyser; [`duties`]: its verdicts as tracker records.
+//! - [`keys`]: watched keys, the key file, index resolution.
+//! - [`watcher`]: the live [`valwatch_core::ChainWatcher`]; [`report`]: the one-shot report.
+//! - [`EthereumConfig`]: the configuration of one network.
 
 pub mod analysis;
 pub mod beacon;
 pub mod client;
 pub mod config;
+pub mod duties;
+pub mod fetch;
+pub mod keys;
 pub mod report;
 pub mod watcher;
 

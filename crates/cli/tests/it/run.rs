@@ -138,3 +138,34 @@ fn a_busy_listen_address_is_a_clear_error() {
     let text = String::from_utf8_lossy(&output.stderr);
     assert!(text.contains(&format!("cannot listen on {addr}")), "{text}");
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = unreachable_config(dir.path());
+    let log_path = dir.path().join("log");
+    let addr = crate::support::free_addr();
+    let mut child = std::process::Command::new(crate::support::binary())
+        .args(["--log-format", "json", "run", "--config"])
+        .arg(&config)
+        .args(["--listen", &addr.to_string(), "--state-dir"])
+        .arg(dir.path().join("state"))
+        .stderr(std::fs::File::create(&log_path).expect("log"))
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .contains("unreachable")
+    {
+        assert!(std::time::Instant::now() < deadline, "no log line");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log_path).expect("log");
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let value: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
+        assert!(value.get("level").is_some() && value.get("fields").is_some(), "{line}");
+    }
+}

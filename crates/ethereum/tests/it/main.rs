@@ -3,8 +3,10 @@
 //! - `spec_oracle`: the analyser against the consensus spec's own verdicts, every validator of
 //!   every generated scenario.
 //! - `real_data`: decoding (and analysing) answers real nodes gave.
+//! - `watcher`: the live watcher against a local node double serving spec fixture chains.
 
 mod client;
 mod common;
 mod real_data;
 mod spec_oracle;
+mod watcher;
