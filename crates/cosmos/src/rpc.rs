@@ -516,7 +516,9 @@ impl RpcClient {
     }
 
     async fn get_raw(&self, path: &str) -> Result<Vec<u8>, RpcErrorKind> {
-        let transport = |e: reqwest::Error| RpcErrorKind::Transport(e.without_url().to_string());
+        let transport = |e: reqwest::Error| {
+            RpcErrorKind::Transport(valwatch_core::error_chain(&e.without_url()))
+        };
         let mut response = self
             .http
             .get(self.endpoint.join(path))
@@ -638,13 +640,26 @@ pub struct EndpointState {
 pub struct RpcPool {
     clients: Vec<RpcClient>,
     states: Vec<EndpointState>,
+    /// Errors of [`RpcPool::first`] since the last [`RpcPool::take_failures`], including
+    /// those of endpoints that lost to a good answer.
+    failures: Vec<RpcError>,
 }
 
 impl RpcPool {
     /// A pool of `clients` (at least one).
     pub fn new(clients: Vec<RpcClient>) -> Self {
         let states = vec![EndpointState::default(); clients.len()];
-        RpcPool { clients, states }
+        RpcPool {
+            clients,
+            states,
+            failures: Vec::new(),
+        }
+    }
+
+    /// The errors met by [`RpcPool::first`] since the last call, oldest first (at most the
+    /// last 1000), so that a broken endpoint is seen even while another one answers.
+    pub fn take_failures(&mut self) -> Vec<RpcError> {
+        std::mem::take(&mut self.failures)
     }
 
     /// The clients.
@@ -732,6 +747,9 @@ impl RpcPool {
             if error.kind.is_unreachable() {
                 self.states[*i].up = false;
             }
+        }
+        if self.failures.len() < 1000 {
+            self.failures.extend(errors.iter().map(|(_, e)| e.clone()));
         }
         match outcome {
             Some((i, value)) => {

@@ -430,7 +430,18 @@ impl CosmosWatcher {
             .operators
             .as_ref()
             .or(self.keys.remembered.as_ref());
-        let resolved = keys::resolve(&labels, &always, &self.config.consumer_keys, operators);
+        let prefix = self
+            .config
+            .bech32_prefix
+            .as_deref()
+            .or(self.sdk.prefix.as_deref());
+        let resolved = keys::resolve(
+            &labels,
+            &always,
+            &self.config.consumer_keys,
+            operators,
+            prefix,
+        );
         handles
             .keys_unresolved
             .set(resolved.unresolved.len() as f64);
@@ -617,7 +628,6 @@ impl CosmosWatcher {
         let chain = ctx.tracker.chain();
         match errors {
             Some(errors) => {
-                self.count_errors(ctx, errors);
                 ctx.health.error("sdk_query");
                 if self.logs.failing_queries.insert(what) {
                     warn!(chain, query = what, error = %errors_text(errors), "SDK query failed; previous values kept, retried at the next refresh");
@@ -767,10 +777,8 @@ impl CosmosWatcher {
         self.sdk.voted.retain(|(p, _)| ids.contains(p));
         self.sdk.proposals = ids.clone();
         let operators: Vec<String> = self
-            .keys
-            .resolved
-            .iter()
-            .flat_map(|r| r.operators.values().cloned())
+            .watched_operators(&ctx.tracker.validators())
+            .into_values()
             .collect();
         let mut queries = 0;
         let mut failures = Vec::new();
@@ -811,6 +819,30 @@ impl CosmosWatcher {
         self.query_outcome(ctx, "gov_votes", failed);
     }
 
+    /// Operator address of each watched validator (canonical key → valoper): as configured, or
+    /// found in x/staking by consensus address.
+    fn watched_operators(&self, set: &ValidatorSet) -> BTreeMap<String, String> {
+        let mut operators = self
+            .keys
+            .resolved
+            .as_ref()
+            .map(|r| r.operators.clone())
+            .unwrap_or_default();
+        if let Some(staking) = &self.sdk.staking {
+            for v in staking {
+                if let Ok(addr) = &v.consensus_address {
+                    let hex = address::to_hex(addr);
+                    if set.id_of(&hex).is_some() {
+                        operators
+                            .entry(hex)
+                            .or_insert_with(|| v.operator_address.to_ascii_lowercase());
+                    }
+                }
+            }
+        }
+        operators
+    }
+
     /// Sets the per-validator gauges from the last SDK answers.
     fn publish_sdk(&mut self, ctx: &WatchContext, handles: &Handles) {
         let chain = ctx.tracker.chain().to_string();
@@ -827,12 +859,7 @@ impl CosmosWatcher {
                 .seat_price
                 .set(sdk::seat_price(staking).map_or(0.0, |p| p as f64));
         }
-        let operators = self
-            .keys
-            .resolved
-            .as_ref()
-            .map(|r| r.operators.clone())
-            .unwrap_or_default();
+        let operators = self.watched_operators(&set);
         for labels in self.logs.info_series.drain(..) {
             handles.validator_info.remove(&labels);
         }
@@ -867,10 +894,7 @@ impl CosmosWatcher {
                     info.zip(self.sdk.params)
                         .map(|(i, p)| p.blocks_left(i.missed_blocks_counter) as f64),
                 );
-                let valoper = operators
-                    .get(key)
-                    .cloned()
-                    .or_else(|| staked.map(|(v, _)| v.operator_address.to_ascii_lowercase()));
+                let valoper = operators.get(key).cloned();
                 if set.has_own_series(id) {
                     let labels: LabelPairs = vec![
                         ("chain", chain.clone()),
@@ -908,7 +932,7 @@ impl CosmosWatcher {
             }
         }
         for (p, proposal) in self.sdk.proposals.iter().enumerate() {
-            for group in 0..set.group_count() {
+            for (group, count) in not_voted[p].iter().enumerate() {
                 let labels: LabelPairs = vec![
                     ("chain", chain.clone()),
                     ("group", set.group_name(group as u16).to_string()),
@@ -917,7 +941,7 @@ impl CosmosWatcher {
                 handles
                     .proposal_not_voted
                     .get_or_create(&labels)
-                    .set(f64::from(not_voted[p][group]));
+                    .set(f64::from(*count));
                 self.logs.proposal_series.push(labels);
             }
         }
@@ -1087,9 +1111,8 @@ impl CosmosWatcher {
                     self.logs.last_height_failure = None;
                 }
                 Err(failure) => {
-                    match &failure {
-                        HeightFailure::Rpc(errors) => self.count_errors(ctx, errors),
-                        HeightFailure::Judge(_) => ctx.health.error("inconsistent"),
+                    if let HeightFailure::Judge(_) = &failure {
+                        ctx.health.error("inconsistent");
                     }
                     let repeat = self
                         .logs
@@ -1203,6 +1226,12 @@ impl CosmosWatcher {
             self.publish_sdk(ctx, handles);
         }
         self.follow_heights(ctx, handles, head, earliest).await;
+        // Every endpoint error of this cycle, also of endpoints that lost to a good answer.
+        let failures = self.pool.take_failures();
+        for failure in &failures {
+            debug!(chain, error = %failure, "endpoint request failed");
+        }
+        self.count_errors(ctx, &failures);
         self.report_endpoints(ctx, handles);
         let last = ctx.tracker.checkpoint().0;
         ctx.health.set_progress(last, Some(head));

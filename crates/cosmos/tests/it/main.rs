@@ -3,6 +3,8 @@
 mod dialects;
 mod fixtures;
 mod hub;
+mod live;
+mod scripted;
 
 use std::path::PathBuf;
 
