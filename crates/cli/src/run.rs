@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use valwatch_core::{Metrics, StateStore, Supervisor};
+use valwatch_core::{Metrics, SeriesPolicy, StateStore, Supervisor};
 
 use crate::config::Config;
 use crate::server;
@@ -43,12 +43,22 @@ async fn run_async(config: Config) -> anyhow::Result<()> {
         store,
         Duration::from_secs(config.server.save_interval_seconds),
     );
+    let series = |always: Vec<String>| SeriesPolicy {
+        per_validator_max: config.server.per_validator_series_max,
+        always,
+    };
     for chain in &config.ethereum {
+        let mut chain = chain.clone();
+        chain.series = series(chain.validators.per_validator.clone());
         let watcher = valwatch_ethereum::watcher(chain.clone())
             .map_err(|p| anyhow::anyhow!("ethereum chain `{}`: {p}", chain.name))?;
         supervisor.add(watcher)?;
     }
     for chain in &config.cosmos {
+        let mut chain = chain.clone();
+        // The Cosmos watcher resolves `validators.per_validator` (valoper, valcons, pubkey)
+        // itself, once it knows the consensus addresses.
+        chain.series = series(Vec::new());
         let watcher = valwatch_cosmos::watcher(chain.clone())
             .map_err(|p| anyhow::anyhow!("cosmos chain `{}`: {p}", chain.name))?;
         supervisor.add(watcher)?;

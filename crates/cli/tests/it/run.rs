@@ -145,27 +145,31 @@ fn json_logs_are_one_object_per_line() {
     let config = unreachable_config(dir.path());
     let log_path = dir.path().join("log");
     let addr = crate::support::free_addr();
-    let mut child = std::process::Command::new(crate::support::binary())
+    let child = std::process::Command::new(crate::support::binary())
         .args(["--log-format", "json", "run", "--config"])
         .arg(&config)
         .args(["--listen", &addr.to_string(), "--state-dir"])
         .arg(dir.path().join("state"))
+        .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&log_path).expect("log"))
         .spawn()
         .expect("spawn");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(&log_path)
-        .unwrap_or_default()
-        .contains("unreachable")
-    {
-        assert!(std::time::Instant::now() < deadline, "no log line");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let text = std::fs::read_to_string(&log_path).expect("log");
+    let exporter = Exporter {
+        child,
+        addr,
+        log: log_path,
+    };
+    exporter.wait_until(Duration::from_secs(20), |e| {
+        e.log_text().contains("valwatch started") && e.log_text().contains("\"level\":\"WARN\"")
+    });
+    let text = exporter.log_text();
+    let (status, _) = exporter.terminate(Duration::from_secs(10));
+    assert!(status.success());
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let value: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
-        assert!(value.get("level").is_some() && value.get("fields").is_some(), "{line}");
+        assert!(
+            value.get("level").is_some() && value.get("fields").is_some(),
+            "{line}"
+        );
     }
 }
