@@ -141,7 +141,7 @@ impl BeaconClient {
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| failed(e.without_url().to_string()))?;
+            .map_err(|e| failed(valwatch_core::error_chain(&e.without_url())))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(Answer::NotFound);
@@ -160,7 +160,7 @@ impl BeaconClient {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| failed(e.without_url().to_string()))?
+            .map_err(|e| failed(valwatch_core::error_chain(&e.without_url())))?
         {
             if bytes.len() + chunk.len() > self.max_answer_bytes {
                 return Err(ClientError::TooLarge {
@@ -233,6 +233,16 @@ impl BeaconClient {
             .ok_or_else(|| ClientError::NotFound {
                 path: path.to_string(),
             })
+    }
+
+    /// `GET path` with failover, decoded by `decode`; `Ok(None)` when every endpoint answered
+    /// 404. For requests this client has no method for (node-specific fallbacks).
+    pub async fn get_with<T>(
+        &self,
+        path: &str,
+        decode: impl Fn(&[u8]) -> Result<T, BeaconError>,
+    ) -> Result<Option<T>, ClientError> {
+        self.request(path, None, decode).await
     }
 
     /// `GET /eth/v1/config/spec`.

@@ -1,7 +1,7 @@
 //! valwatch-ethereum: Ethereum beacon-chain validators, watched through the standard Beacon API.
 //!
 //! - [`beacon`]: typed Beacon API answers; [`client`]: requests with failover;
-//!   [`fetch`]: one epoch's inputs for the live watcher.
+//!   [`fetch`]: one epoch's inputs for the live watcher; [`compat`]: node quirks.
 //! - [`analysis`]: the pure epoch analyser; [`duties`]: its verdicts as tracker records.
 //! - [`keys`]: watched keys, the key file, index resolution.
 //! - [`watcher`]: the live [`valwatch_core::ChainWatcher`]; [`report`]: the one-shot report.
@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod beacon;
 pub mod client;
+pub mod compat;
 pub mod config;
 pub mod duties;
 pub mod fetch;

@@ -31,13 +31,15 @@ use valwatch_core::{
 };
 
 use crate::analysis::{AnalysisError, analyse_epoch};
+use crate::beacon::EpochCommittees;
 use crate::beacon::{BeaconError, ChainSpec, ProposerDuty};
 use crate::client::{BeaconClient, ClientError};
+use crate::compat::{decode_version, swaps_committee_fields};
 use crate::config::{EthereumConfig, Mode};
 use crate::duties::{
     DutyMetrics, EpochTally, proposals_from_blocks, record_epoch, slot_window, status_index,
 };
-use crate::fetch::{Anchor, FetchError, fetch_epoch, still_canonical};
+use crate::fetch::{Anchor, Cached, FetchError, current_from_head, fetch_epoch, still_canonical};
 use crate::keys::{
     KeySource, Resolution, Watched, all_set, keyed_set, normalize_pubkey, resolve, watched_of,
 };
@@ -104,7 +106,7 @@ struct EthereumWatcher {
 
 /// Chain-level metrics of the Ethereum watcher.
 struct ChainGauges {
-    last_epoch: FloatGauge,
+    metrics: ChainMetrics,
     duration: FloatGauge,
     behind: FloatGauge,
     epochs: Counter,
@@ -117,15 +119,23 @@ struct ChainGauges {
 }
 
 impl ChainGauges {
+    /// Sets the last judged epoch; the series appears only then, so an unknown epoch is never
+    /// shown as 0.
+    fn set_last_epoch(&self, epoch: u64) {
+        if let Ok(gauge) = self.metrics.gauge(
+            "ethereum_last_analysed_epoch",
+            "Newest epoch whose duties were judged.",
+            &[],
+        ) {
+            gauge.set(epoch as f64);
+        }
+    }
+
     fn new(m: &ChainMetrics) -> Result<Self, MetricsError> {
         let skipped = "Epochs never judged: reason too_old (beyond backfill_epochs after an \
                        outage) or unavailable (the node no longer serves them).";
         Ok(ChainGauges {
-            last_epoch: m.gauge(
-                "ethereum_last_analysed_epoch",
-                "Newest epoch whose duties were judged.",
-                &[],
-            )?,
+            metrics: m.clone(),
             duration: m.gauge(
                 "ethereum_analysis_duration_seconds",
                 "Seconds the last epoch took to fetch, analyse and record.",
@@ -234,6 +244,11 @@ struct Saved {
 
 struct Live {
     spec: ChainSpec,
+    /// The node swaps the fields of committees answers (Lodestar 1.x, see `compat`).
+    swapped: bool,
+    /// Committees and sync committees read while their epoch was current (memory only).
+    committees: BTreeMap<u64, EpochCommittees>,
+    sync_committees: BTreeMap<u64, Vec<u64>>,
     gauges: ChainGauges,
     checkpoint: Option<u64>,
     saved: Saved,
@@ -291,7 +306,7 @@ impl EthereumWatcher {
         self.probe(ctx, &mut live_probe_up).await;
         let failed = |what: &str, e: ClientError| {
             ctx.health.error(client_kind(&e));
-            warn!(chain = %self.config.name, error = %valwatch_core::error_chain(&e), "cannot read the {what} from any beacon endpoint; retrying after a backoff");
+            warn!(chain = %self.config.name, error = %valwatch_core::error_chain(&e), "cannot read the {what}: every beacon endpoint is unreachable or failing; retrying after a backoff");
             WatchError::retryable(e)
         };
         let genesis = self
@@ -322,13 +337,27 @@ impl EthereumWatcher {
         let (checkpoint, extra) = ctx.tracker.checkpoint();
         let saved: Saved = serde_json::from_value(extra).unwrap_or_default();
         if let Some(epoch) = checkpoint {
-            gauges.last_epoch.set(epoch as f64);
+            gauges.set_last_epoch(epoch);
             ctx.health.set_progress(Some(epoch), None);
             info!(chain = %self.config.name, epoch, "resuming after the last judged epoch");
+        }
+        let version = self
+            .client
+            .get_with("/eth/v1/node/version", decode_version)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let swapped = swaps_committee_fields(&version);
+        if swapped {
+            info!(chain = %self.config.name, %version, "this node swaps index and slot in committees answers; reading them back (checked against the standard checks)");
         }
         let now = Instant::now();
         let mut live = Live {
             spec,
+            swapped,
+            committees: BTreeMap::new(),
+            sync_committees: BTreeMap::new(),
             gauges,
             checkpoint,
             saved,
@@ -380,7 +409,7 @@ impl EthereumWatcher {
                 Err(e) => {
                     ctx.health.error(client_kind(&e));
                     if was != Some(false) {
-                        warn!(chain = %self.config.name, %endpoint, error = %valwatch_core::error_chain(&e), "beacon endpoint down; requests go to the other endpoints, probing again in a few seconds");
+                        warn!(chain = %self.config.name, %endpoint, error = %valwatch_core::error_chain(&e), "beacon endpoint unreachable or failing; requests go to the other endpoints, probing again in a few seconds");
                     }
                 }
             }
@@ -523,8 +552,31 @@ impl EthereumWatcher {
         }
     }
 
-    /// Caches the proposer duties of the head's epoch while the node still serves them.
+    /// Caches the proposer duties, committees and sync committee of the head's epoch while the
+    /// node still serves them (some nodes keep only the last few epoch-boundary states).
     async fn cache_duties(&self, ctx: &WatchContext, live: &mut Live, head_epoch: u64) {
+        if !live.committees.contains_key(&head_epoch) {
+            let (committees, sync) =
+                current_from_head(&self.client, &live.spec, head_epoch, live.swapped).await;
+            match committees {
+                Ok(committees) => {
+                    live.committees.insert(head_epoch, committees);
+                }
+                Err(e) => {
+                    let message = valwatch_core::error_chain(&e);
+                    if live.should_log("current_committees", &message) {
+                        warn!(chain = %self.config.name, epoch = head_epoch, error = %message, "cannot read the current committees from the head state; they will be asked for from past states when the epoch is judged");
+                    }
+                }
+            }
+            if let Some(sync) = sync {
+                live.sync_committees.insert(head_epoch, sync);
+            }
+            // Epochs are judged two epochs after they were current; keep a few more for reorgs.
+            let keep_from = head_epoch.saturating_sub(REORG_RECHECK_EPOCHS + 4);
+            live.committees.retain(|e, _| *e >= keep_from);
+            live.sync_committees.retain(|e, _| *e >= keep_from);
+        }
         if live.saved.proposer_duties.contains_key(&head_epoch) {
             return;
         }
@@ -558,15 +610,19 @@ impl EthereumWatcher {
     ) -> Result<EpochTally, EpochError> {
         let started = Instant::now();
         let spe = live.spec.slots_per_epoch;
-        let cached = live.saved.proposer_duties.get(&epoch).map(|d| {
-            d.iter()
-                .map(|(slot, index)| ProposerDuty {
-                    slot: *slot,
-                    validator_index: *index,
-                })
-                .collect()
-        });
-        let fetched = fetch_epoch(&self.client, &live.spec, epoch, cached)
+        let cached = Cached {
+            proposer_duties: live.saved.proposer_duties.get(&epoch).map(|d| {
+                d.iter()
+                    .map(|(slot, index)| ProposerDuty {
+                        slot: *slot,
+                        validator_index: *index,
+                    })
+                    .collect()
+            }),
+            committees: live.committees.get(&epoch).cloned(),
+            sync_committee: live.sync_committees.get(&epoch).cloned(),
+        };
+        let fetched = fetch_epoch(&self.client, &live.spec, epoch, cached, live.swapped)
             .await
             .map_err(EpochError::Fetch)?;
         let analysis =
@@ -622,7 +678,7 @@ impl EthereumWatcher {
         };
         live.checkpoint = Some(checkpoint);
         live.gauges.epochs.inc();
-        live.gauges.last_epoch.set(checkpoint as f64);
+        live.gauges.set_last_epoch(checkpoint);
         live.gauges.duration.set(started.elapsed().as_secs_f64());
         ctx.health.set_progress(Some(checkpoint), None);
         info!(
@@ -732,8 +788,11 @@ impl EthereumWatcher {
                 return;
             }
         };
-        ctx.health.set_progress(None, Some(head.slot));
         let spe = live.spec.slots_per_epoch;
+        // Both in epochs, so that chain_lag_units is the number of epochs not yet judged (at
+        // least 2 in head mode: epoch e is judged once e+1 is complete).
+        ctx.health
+            .set_progress(live.checkpoint, Some(head.slot / spe));
         let moved = live.last_head.map(|(root, _)| root) != Some(head.root);
         if moved {
             self.cache_duties(ctx, live, head.slot / spe).await;

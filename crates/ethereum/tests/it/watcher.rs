@@ -1,0 +1,629 @@
+//! The live watcher against a local beacon node double serving a spec fixture chain: the
+//! metrics it exports must be what the consensus spec's `expected.json` says, per watched
+//! validator; a restart must not count an epoch twice; a dead endpoint fails over; a node
+//! answering garbage gives error metrics and no miss.
+//!
+//! The double serves the fixture files, filters validator lookups by the ids asked (like a
+//! real node), answers 404 for data it does not have, and synthesises the head two slots past
+//! the fixtures' newest block (slot 49), so that epoch 4 is judgeable in `head` mode.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use valwatch_core::{
+    CancellationToken, ChainHealth, ChainSnapshot, ChainTracker, Metrics, WatchContext, WatchError,
+};
+use valwatch_ethereum::EthereumConfig;
+
+use crate::common::{fixture, read};
+
+/// Slot of the synthesised head.
+const HEAD_SLOT: u64 = 49;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    /// A healthy node.
+    Normal,
+    /// Blocks answer malformed JSON.
+    GarbageBlocks,
+}
+
+#[derive(Clone)]
+struct Node {
+    dir: PathBuf,
+    behaviour: Behaviour,
+}
+
+fn json(bytes: Vec<u8>) -> Response {
+    ([("content-type", "application/json")], bytes).into_response()
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        r#"{"code":404,"message":"not found"}"#,
+    )
+        .into_response()
+}
+
+fn file(node: &Node, name: &str) -> Response {
+    match std::fs::read(node.dir.join(name)) {
+        Ok(bytes) => json(bytes),
+        Err(_) => not_found(),
+    }
+}
+
+fn root_of_header(node: &Node, slot: u64) -> String {
+    let value: serde_json::Value =
+        serde_json::from_slice(&read(&node.dir.join(format!("headers/{slot}.json"))))
+            .expect("header json");
+    value["data"]["root"].as_str().expect("root").to_string()
+}
+
+fn head_header(node: &Node) -> Vec<u8> {
+    let parent = root_of_header(node, 47);
+    serde_json::to_vec(&serde_json::json!({
+        "data": {
+            "root": format!("0x{}", "49".repeat(32)),
+            "canonical": true,
+            "header": {
+                "message": {
+                    "slot": HEAD_SLOT.to_string(),
+                    "proposer_index": "1",
+                    "parent_root": parent,
+                    "state_root": format!("0x{}", "00".repeat(32)),
+                    "body_root": format!("0x{}", "00".repeat(32)),
+                },
+                "signature": format!("0x{}", "00".repeat(96)),
+            }
+        }
+    }))
+    .expect("json")
+}
+
+/// The validators answer, keeping only the asked ids (pubkeys or indices).
+fn validators(node: &Node, ids: &[String]) -> Response {
+    let mut all: serde_json::Value =
+        serde_json::from_slice(&read(&node.dir.join("validators.json"))).expect("validators");
+    let asked = |entry: &serde_json::Value| {
+        ids.iter().any(|id| {
+            entry["index"].as_str() == Some(id.as_str())
+                || entry["validator"]["pubkey"].as_str() == Some(id.as_str())
+        })
+    };
+    let kept: Vec<serde_json::Value> = all["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter(|e| asked(e))
+        .cloned()
+        .collect();
+    all["data"] = serde_json::Value::Array(kept);
+    json(serde_json::to_vec(&all).expect("json"))
+}
+
+async fn serve(State(node): State<Node>, request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().unwrap_or("").to_string();
+    let is_post = request.method() == axum::http::Method::POST;
+    let body: Bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+            .collect::<Vec<_>>()
+    };
+    let last = path.rsplit('/').next().unwrap_or("").to_string();
+    match path.as_str() {
+        "/eth/v1/config/spec" => return file(&node, "config_spec.json"),
+        "/eth/v1/beacon/genesis" => return file(&node, "genesis.json"),
+        "/eth/v1/node/syncing" => {
+            return json(
+                format!(r#"{{"data":{{"head_slot":"{HEAD_SLOT}","sync_distance":"0","is_syncing":false,"is_optimistic":false}}}}"#)
+                    .into_bytes(),
+            );
+        }
+        _ => {}
+    }
+    if path.starts_with("/eth/v1/beacon/headers/") {
+        return match last.parse::<u64>() {
+            _ if last == "head" => json(head_header(&node)),
+            Ok(HEAD_SLOT) => json(head_header(&node)),
+            Ok(slot) => file(&node, &format!("headers/{slot}.json")),
+            Err(_) => not_found(),
+        };
+    }
+    if path.starts_with("/eth/v2/beacon/blocks/") {
+        if node.behaviour == Behaviour::GarbageBlocks {
+            return json(br#"{"version":"fulu","data":{"message": [1, 2"#.to_vec());
+        }
+        return file(&node, &format!("blocks/{last}.json"));
+    }
+    let epoch = param("epoch").into_iter().next().unwrap_or_default();
+    if path.ends_with("/sync_committees") {
+        return file(&node, &format!("sync_committees_{epoch}.json"));
+    }
+    if path.ends_with("/committees") {
+        return file(&node, &format!("committees_{epoch}.json"));
+    }
+    if path.starts_with("/eth/v1/validator/duties/proposer/") {
+        return file(&node, &format!("proposer_duties_{last}.json"));
+    }
+    if path.ends_with("/validators") {
+        let ids: Vec<String> = if is_post {
+            #[derive(Deserialize)]
+            struct Ids {
+                ids: Vec<String>,
+            }
+            match serde_json::from_slice::<Ids>(&body) {
+                Ok(ids) => ids.ids,
+                Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+            }
+        } else {
+            param("id")
+        };
+        return validators(&node, &ids);
+    }
+    not_found()
+}
+
+async fn start_node(scenario: &str, behaviour: Behaviour) -> String {
+    let dir = fixture(&format!("spec/{scenario}"));
+    assert!(dir.is_dir(), "missing fixture {}", dir.display());
+    let app = axum::Router::new()
+        .fallback(serve)
+        .with_state(Node { dir, behaviour });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{address}")
+}
+
+async fn dead_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    drop(listener);
+    format!("http://{address}")
+}
+
+struct Running {
+    metrics: Metrics,
+    tracker: Arc<ChainTracker>,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), WatchError>>,
+}
+
+impl Running {
+    fn start(config: EthereumConfig, snapshot: Option<ChainSnapshot>) -> Self {
+        let metrics = Metrics::new();
+        let chain_metrics = metrics.for_chain(&config.name);
+        let tracker = Arc::new(ChainTracker::new("ethereum", chain_metrics.clone()));
+        if let Some(snapshot) = snapshot {
+            tracker.restore(snapshot);
+        }
+        let mut watcher = valwatch_ethereum::watcher(config).expect("valid config");
+        watcher.register(&tracker).expect("register");
+        let cancel = CancellationToken::new();
+        let ctx = WatchContext {
+            tracker: tracker.clone(),
+            health: ChainHealth::new(chain_metrics).expect("health"),
+            cancel: cancel.clone(),
+        };
+        let task = tokio::spawn(async move { watcher.run(&ctx).await });
+        Running {
+            metrics,
+            tracker,
+            cancel,
+            task,
+        }
+    }
+
+    /// Waits until `done` holds for the encoded metrics, failing after a generous timeout.
+    async fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let text = self.metrics.encode();
+            if done(&text) {
+                return text;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}; metrics:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stop(self) -> (Arc<ChainTracker>, Metrics) {
+        self.cancel.cancel();
+        let result = tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("watcher stops when cancelled")
+            .expect("task");
+        assert!(result.is_ok(), "watcher returned {result:?}");
+        (self.tracker, self.metrics)
+    }
+}
+
+/// The value of the series `series` (name and labels, exactly as encoded), if present.
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+fn pubkeys(scenario: &str) -> Vec<String> {
+    let answer = read(&fixture(&format!("spec/{scenario}/validators.json")));
+    valwatch_ethereum::beacon::decode_validators(&answer)
+        .expect("validators")
+        .into_iter()
+        .map(|v| v.pubkey)
+        .collect()
+}
+
+fn config(name: &str, urls: Vec<String>, keys: &[String]) -> EthereumConfig {
+    let mut config = EthereumConfig::new(name, urls);
+    config.poll_interval_seconds = Some(1);
+    config
+        .validators
+        .labels
+        .insert("even".into(), keys.iter().step_by(2).cloned().collect());
+    config.validators.labels.insert(
+        "odd".into(),
+        keys.iter().skip(1).step_by(2).cloned().collect(),
+    );
+    config
+}
+
+#[derive(Deserialize)]
+struct Expected {
+    attestations: Vec<ExpectedAttestation>,
+    proposals: Vec<ExpectedProposal>,
+    sync: Vec<ExpectedSync>,
+}
+
+#[derive(Deserialize)]
+struct ExpectedAttestation {
+    index: u64,
+    source_timely: bool,
+    target_timely: bool,
+    head_timely: bool,
+    included: bool,
+    inclusions: Vec<Inclusion>,
+}
+
+#[derive(Deserialize)]
+struct Inclusion {
+    vote: String,
+}
+
+#[derive(Deserialize)]
+struct ExpectedProposal {
+    slot: u64,
+    proposer_index: u64,
+    proposed: bool,
+}
+
+#[derive(Deserialize)]
+struct ExpectedSync {
+    slot: u64,
+    block_present: bool,
+    signed: Option<Vec<u64>>,
+    not_signed: Option<Vec<u64>>,
+}
+
+/// Per validator index, what the spec says the watcher must count for epoch 4.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Counts {
+    attestation: (f64, f64),
+    proposal: (f64, f64),
+    sync: (f64, f64),
+    /// `[vote][reason]`, vote source/target/head, reason wrong/late.
+    votes: [[f64; 2]; 3],
+}
+
+fn expected_counts(scenario: &str) -> HashMap<u64, Counts> {
+    let expected: Expected =
+        serde_json::from_slice(&read(&fixture(&format!("spec/{scenario}/expected.json"))))
+            .expect("expected.json");
+    let mut counts: HashMap<u64, Counts> = HashMap::new();
+    for a in &expected.attestations {
+        let c = counts.entry(a.index).or_default();
+        if !a.included {
+            c.attestation.1 += 1.0;
+            continue;
+        }
+        c.attestation.0 += 1.0;
+        let target_correct = a
+            .inclusions
+            .iter()
+            .any(|i| i.vote == "correct" || i.vote == "wrong_head");
+        let head_correct = a.inclusions.iter().any(|i| i.vote == "correct");
+        let verdicts = [
+            (true, a.source_timely),
+            (target_correct, a.target_timely),
+            (head_correct, a.head_timely),
+        ];
+        for (vote, (correct, timely)) in verdicts.into_iter().enumerate() {
+            if !timely {
+                c.votes[vote][usize::from(correct)] += 1.0;
+            }
+        }
+    }
+    // Epoch 4 = slots 32..40.
+    for p in expected
+        .proposals
+        .iter()
+        .filter(|p| (32..40).contains(&p.slot))
+    {
+        let c = counts.entry(p.proposer_index).or_default();
+        if p.proposed {
+            c.proposal.0 += 1.0;
+        } else {
+            c.proposal.1 += 1.0;
+        }
+    }
+    for s in expected.sync.iter().filter(|s| (32..40).contains(&s.slot)) {
+        if !s.block_present {
+            continue;
+        }
+        let signed = s.signed.clone().unwrap_or_default();
+        let mut members = signed.clone();
+        members.extend(s.not_signed.clone().unwrap_or_default());
+        members.sort_unstable();
+        members.dedup();
+        for member in members {
+            let c = counts.entry(member).or_default();
+            if signed.contains(&member) {
+                c.sync.0 += 1.0;
+            } else {
+                c.sync.1 += 1.0;
+            }
+        }
+    }
+    counts
+}
+
+fn observed_counts(text: &str, chain: &str, pubkey: &str) -> Counts {
+    let get = |family: &str, extra: &str| {
+        value(
+            text,
+            &format!(
+                r#"valwatch_validator_{family}{{chain="{chain}",validator="{pubkey}"{extra}}}"#
+            ),
+        )
+        .unwrap_or_else(|| panic!("no {family}{extra} series for {pubkey}"))
+    };
+    let duty = |name: &str| {
+        (
+            get("duty_performed_total", &format!(r#",duty="{name}""#)),
+            get("duty_missed_total", &format!(r#",duty="{name}""#)),
+        )
+    };
+    let mut votes = [[0.0; 2]; 3];
+    for (v, vote) in ["source", "target", "head"].iter().enumerate() {
+        for (r, reason) in ["wrong", "late"].iter().enumerate() {
+            votes[v][r] = get(
+                "ethereum_attestation_votes_not_timely_total",
+                &format!(r#",vote="{vote}",reason="{reason}""#),
+            );
+        }
+    }
+    Counts {
+        attestation: duty("attestation"),
+        proposal: duty("proposal"),
+        sync: duty("sync"),
+        votes,
+    }
+}
+
+fn assert_matches_spec(text: &str, chain: &str, scenario: &str) {
+    let keys = pubkeys(scenario);
+    let expected = expected_counts(scenario);
+    for (index, key) in keys.iter().enumerate() {
+        let want = expected.get(&(index as u64)).cloned().unwrap_or_default();
+        let got = observed_counts(text, chain, key);
+        assert_eq!(got, want, "{scenario}: validator {index}");
+    }
+    let missed: f64 = expected.values().map(|c| c.attestation.1).sum();
+    assert_eq!(
+        value(
+            text,
+            &format!(
+                r#"valwatch_duty_missed_total{{chain="{chain}",group="all",duty="attestation"}}"#
+            )
+        ),
+        Some(missed)
+    );
+}
+
+#[tokio::test]
+async fn metrics_follow_the_spec_for_every_watched_key_after_failover() {
+    for scenario in ["fulu_chaos", "deneb_chaos", "fulu_offline"] {
+        let good = start_node(scenario, Behaviour::Normal).await;
+        let dead = dead_url().await;
+        let chain = format!("eth-{scenario}");
+        let run = Running::start(
+            config(&chain, vec![dead.clone(), good.clone()], &pubkeys(scenario)),
+            None,
+        );
+        let epoch = format!(r#"valwatch_ethereum_last_analysed_epoch{{chain="{chain}"}} 4"#);
+        let text = run.wait_for("epoch 4", |t| t.contains(&epoch)).await;
+        assert_matches_spec(&text, &chain, scenario);
+        for (series, want) in [
+            (format!(r#"valwatch_chain_ready{{chain="{chain}"}}"#), 1.0),
+            (
+                format!(r#"valwatch_ethereum_epochs_analysed_total{{chain="{chain}"}}"#),
+                1.0,
+            ),
+            (
+                format!(r#"valwatch_ethereum_keys_resolved{{chain="{chain}"}}"#),
+                64.0,
+            ),
+            (
+                format!(r#"valwatch_ethereum_keys_unresolved{{chain="{chain}"}}"#),
+                0.0,
+            ),
+            (
+                format!(
+                    r#"valwatch_ethereum_key_status{{chain="{chain}",group="even",status="active_ongoing"}}"#
+                ),
+                32.0,
+            ),
+        ] {
+            assert_eq!(value(&text, &series), Some(want), "{series}\n{text}");
+        }
+        // Failover: the dead endpoint is reported down, the live one up, and no miss came
+        // from the dead one.
+        let host = |url: &str| url.trim_end_matches('/').to_string();
+        let up = |url: &str| {
+            value(
+                &text,
+                &format!(
+                    r#"valwatch_endpoint_up{{chain="{chain}",endpoint="{}"}}"#,
+                    host(url)
+                ),
+            )
+        };
+        assert_eq!(up(&dead), Some(0.0), "{text}");
+        assert_eq!(up(&good), Some(1.0), "{text}");
+        run.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_restart_from_a_saved_snapshot_does_not_count_twice() {
+    let scenario = "fulu_chaos";
+    let url = start_node(scenario, Behaviour::Normal).await;
+    let chain = "eth-restart";
+    let keys = pubkeys(scenario);
+    let first = Running::start(config(chain, vec![url.clone()], &keys), None);
+    let done = format!(r#"valwatch_ethereum_last_analysed_epoch{{chain="{chain}"}} 4"#);
+    first.wait_for("epoch 4", |t| t.contains(&done)).await;
+    let (tracker, metrics) = first.stop().await;
+    let before = metrics.encode();
+    // A snapshot whose checkpoint is older than its windows (saved between the two), so the
+    // restarted watcher judges epoch 4 again.
+    let mut snapshot = tracker.snapshot();
+    assert_eq!(snapshot.checkpoint, Some(4));
+    snapshot.checkpoint = Some(3);
+    let second = Running::start(config(chain, vec![url], &keys), Some(snapshot));
+    let judged = format!(r#"valwatch_ethereum_epochs_analysed_total{{chain="{chain}"}} 1"#);
+    let after = second
+        .wait_for("epoch 4 again", |t| t.contains(&judged))
+        .await;
+    assert_matches_spec(&after, chain, scenario);
+    let counters = |text: &str| -> Vec<String> {
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains("_total{"))
+            .filter(|l| !l.contains("ethereum_epochs_analysed") && !l.contains("watcher_errors"))
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let (before, after) = (counters(&before), counters(&after));
+    assert!(before.len() > 100, "{before:?}");
+    let differ: Vec<_> = before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b != a)
+        .take(5)
+        .collect();
+    assert!(
+        differ.is_empty() && before.len() == after.len(),
+        "{differ:?}"
+    );
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn a_node_answering_garbage_gives_errors_and_no_miss() {
+    let scenario = "fulu_offline";
+    let url = start_node(scenario, Behaviour::GarbageBlocks).await;
+    let chain = "eth-garbage";
+    let run = Running::start(config(chain, vec![url], &pubkeys(scenario)), None);
+    let errors = format!(r#"valwatch_watcher_errors_total{{chain="{chain}",kind="answer"}}"#);
+    let text = run
+        .wait_for("an answer error", |t| {
+            value(t, &errors).is_some_and(|v| v >= 1.0)
+        })
+        .await;
+    // Nothing was judged: no miss anywhere, the epoch is reported as lag.
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("valwatch_duty_missed_total")
+                && l.contains(chain)
+                && !l.ends_with(" 0")),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!(r#"valwatch_ethereum_epochs_behind{{chain="{chain}"}}"#)
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!(r#"valwatch_chain_ready{{chain="{chain}"}}"#)
+        ),
+        Some(0.0)
+    );
+    let (tracker, _) = run.stop().await;
+    assert_eq!(tracker.checkpoint().0, None);
+}
+
+#[tokio::test]
+async fn watch_all_watches_every_committee_member_by_index() {
+    let scenario = "fulu_offline";
+    let url = start_node(scenario, Behaviour::Normal).await;
+    let chain = "eth-all";
+    let mut config = EthereumConfig::new(chain, vec![url]);
+    config.poll_interval_seconds = Some(1);
+    config.watch_all = true;
+    let run = Running::start(config, None);
+    let done = format!(r#"valwatch_ethereum_last_analysed_epoch{{chain="{chain}"}} 4"#);
+    let text = run.wait_for("epoch 4", |t| t.contains(&done)).await;
+    let expected = expected_counts(scenario);
+    let missed: f64 = expected.values().map(|c| c.attestation.1).sum();
+    assert!(missed > 0.0);
+    assert_eq!(
+        value(
+            &text,
+            &format!(
+                r#"valwatch_duty_missed_total{{chain="{chain}",group="all",duty="attestation"}}"#
+            )
+        ),
+        Some(missed)
+    );
+    for (index, want) in &expected {
+        let got = value(
+            &text,
+            &format!(
+                r#"valwatch_validator_duty_missed_total{{chain="{chain}",validator="{index}",duty="attestation"}}"#
+            ),
+        );
+        assert_eq!(got, Some(want.attestation.1), "validator {index}");
+    }
+    run.stop().await;
+}
