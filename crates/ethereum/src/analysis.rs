@@ -87,11 +87,17 @@ pub enum AnalysisError {
 }
 
 /// Outcome of one validator's attestation duty.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// 16 bytes, all zero when nothing was included: a mainnet epoch has a million of them, and
+/// writing them is most of the analyser's memory traffic. Delays are below two epochs, so 16
+/// bits hold them for any `SLOTS_PER_EPOCH` up to 32767 (larger values saturate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AttestationOutcome {
-    inclusion_slot: u64,
-    inclusion_delay: u32,
-    adjusted_delay: u32,
+    /// Slot of the earliest including block plus one; 0 = not included (no block at slot 0
+    /// can include an attestation: the delay is at least 1).
+    included_at: u64,
+    inclusion_delay: u16,
+    adjusted_delay: u16,
     flags: u8,
 }
 
@@ -102,26 +108,15 @@ const SOURCE_CORRECT: u8 = 8;
 const TARGET_CORRECT: u8 = 16;
 const HEAD_CORRECT: u8 = 32;
 
-impl Default for AttestationOutcome {
-    fn default() -> Self {
-        AttestationOutcome {
-            inclusion_slot: u64::MAX,
-            inclusion_delay: 0,
-            adjusted_delay: 0,
-            flags: 0,
-        }
-    }
-}
-
 impl AttestationOutcome {
     /// Whether an attestation of the validator was included by the end of the next epoch.
     pub fn included(&self) -> bool {
-        self.inclusion_slot != u64::MAX
+        self.included_at != 0
     }
 
     /// Slot of the earliest including block.
     pub fn inclusion_slot(&self) -> Option<u64> {
-        self.included().then_some(self.inclusion_slot)
+        self.included_at.checked_sub(1)
     }
 
     /// `inclusion slot - data.slot` of the earliest inclusion (empty slots counted).
@@ -325,6 +320,28 @@ impl HeadRoots {
     }
 }
 
+/// What one aggregate gives each of its attesters.
+#[derive(Clone, Copy)]
+struct Credit {
+    included_at: u64,
+    delay: u16,
+    adjusted: u16,
+    flags: u8,
+}
+
+impl Credit {
+    /// Blocks are visited in slot order, so the first inclusion seen is the earliest.
+    #[inline(always)]
+    fn apply(self, outcome: &mut AttestationOutcome) {
+        if outcome.included_at == 0 {
+            outcome.included_at = self.included_at;
+            outcome.inclusion_delay = self.delay;
+            outcome.adjusted_delay = self.adjusted;
+        }
+        outcome.flags |= self.flags;
+    }
+}
+
 /// Analyses epoch `input.epoch`. See the module documentation for the rules.
 pub fn analyse_epoch<'a>(
     spec: &ChainSpec,
@@ -415,7 +432,12 @@ pub fn analyse_epoch<'a>(
             }
             let adjusted = present_before[(block.slot - start + 1) as usize]
                 - present_before[(attestation.slot - start + 1) as usize];
-            let delay32 = u32::try_from(delay).unwrap_or(u32::MAX);
+            let credit = Credit {
+                included_at: block.slot + 1,
+                delay: u16::try_from(delay).unwrap_or(u16::MAX),
+                adjusted: u16::try_from(adjusted).unwrap_or(u16::MAX),
+                flags,
+            };
 
             let slot_offset = attestation.slot - start;
             let bits = &attestation.aggregation_bits;
@@ -434,14 +456,21 @@ pub fn analyse_epoch<'a>(
                 )?;
                 let size = range.len();
                 let members = &mut outcomes[range];
-                bits.for_each_one_in(consumed, consumed + size, |i| {
-                    let outcome = &mut members[i];
-                    if block.slot < outcome.inclusion_slot {
-                        outcome.inclusion_slot = block.slot;
-                        outcome.inclusion_delay = delay32;
-                        outcome.adjusted_delay = adjusted;
+                // 56 bits at a time: a run of set bits (most of an aggregate) is credited in a
+                // tight loop, sparse chunks bit by bit.
+                bits.for_each_chunk_in(consumed, consumed + size, |offset, width, chunk| {
+                    let members = &mut members[offset..offset + width];
+                    if chunk == (1u64 << width) - 1 {
+                        for outcome in members {
+                            credit.apply(outcome);
+                        }
+                    } else {
+                        let mut chunk = chunk;
+                        while chunk != 0 {
+                            credit.apply(&mut members[chunk.trailing_zeros() as usize]);
+                            chunk &= chunk - 1;
+                        }
                     }
-                    outcome.flags |= flags;
                 });
                 consumed += size;
             }

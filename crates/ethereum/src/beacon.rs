@@ -217,6 +217,31 @@ impl Bitlist {
         self.bytes.iter().map(|b| b.count_ones() as usize).sum()
     }
 
+    /// Calls `f(offset, width, bits)` for consecutive chunks of at most 56 bits covering
+    /// `start..end` (clipped to the list), in ascending order: bit `j` of `bits` is bit
+    /// `start + offset + j` of the list, and `bits` has no bit at or above `width`. Reading a
+    /// word at a time is what makes dense aggregates cheap.
+    pub fn for_each_chunk_in(
+        &self,
+        start: usize,
+        end: usize,
+        mut f: impl FnMut(usize, usize, u64),
+    ) {
+        let end = end.min(self.len);
+        let mut pos = start;
+        while pos < end {
+            // 56 bits from any bit offset fit in the 8 bytes starting at that offset's byte.
+            let width = (end - pos).min(56);
+            let byte = pos / 8;
+            let mut word = [0u8; 8];
+            let available = (self.bytes.len() - byte).min(8);
+            word[..available].copy_from_slice(&self.bytes[byte..byte + available]);
+            let bits = (u64::from_le_bytes(word) >> (pos % 8)) & ((1u64 << width) - 1);
+            f(pos - start, width, bits);
+            pos += width;
+        }
+    }
+
     /// Calls `f(i - start)` for every set bit `i` in `start..end`, in ascending order.
     pub fn for_each_one_in(&self, start: usize, end: usize, mut f: impl FnMut(usize)) {
         let end = end.min(self.len);
@@ -693,6 +718,11 @@ pub fn decode_committees(
     epoch: u64,
     slots_per_epoch: u64,
 ) -> Result<EpochCommittees, BeaconError> {
+    if let Some(table) = fast_committees::parse(bytes) {
+        return EpochCommittees::new(epoch, slots_per_epoch, table);
+    }
+    // Anything the fast reader does not expect goes through serde, which also gives the
+    // precise error.
     let raw: RawCommitteesAnswer = json("committees", bytes)?;
     EpochCommittees::new(
         epoch,
@@ -701,6 +731,212 @@ pub fn decode_committees(
             .into_iter()
             .map(|c| (c.slot, c.index, c.validators)),
     )
+}
+
+/// A reader for the committees answer alone: on mainnet it is a million quoted integers
+/// (≈ 10 MB), which serde_json decodes at several hundred instructions each; this reads them
+/// at a few per byte. It accepts exactly the JSON grammar for the shape
+/// `{..., "data": [{"index": N, "slot": N, "validators": [N, ...], ...}, ...], ...}` (integers
+/// quoted or bare, other members skipped, whitespace anywhere) and returns `None` for anything
+/// else, including any escape sequence, so that serde decides.
+mod fast_committees {
+    type Table = Vec<(u64, u64, Vec<u64>)>;
+
+    struct Reader<'a> {
+        bytes: &'a [u8],
+        pos: usize,
+    }
+
+    impl<'a> Reader<'a> {
+        fn ws(&mut self) {
+            while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+                self.pos += 1;
+            }
+        }
+
+        fn peek(&mut self) -> Option<u8> {
+            self.ws();
+            self.bytes.get(self.pos).copied()
+        }
+
+        fn eat(&mut self, byte: u8) -> Option<()> {
+            (self.peek()? == byte).then(|| self.pos += 1)
+        }
+
+        /// A string without escapes; returns its contents.
+        fn string(&mut self) -> Option<&'a [u8]> {
+            self.eat(b'"')?;
+            let start = self.pos;
+            loop {
+                match *self.bytes.get(self.pos)? {
+                    b'"' => break,
+                    b'\\' => return None,
+                    0..0x20 => return None,
+                    _ => self.pos += 1,
+                }
+            }
+            let bytes: &'a [u8] = self.bytes;
+            let text = &bytes[start..self.pos];
+            self.pos += 1;
+            std::str::from_utf8(text).ok()?;
+            Some(text)
+        }
+
+        /// An unsigned integer, quoted or bare (no sign, no leading zeros but `0`).
+        fn integer(&mut self) -> Option<u64> {
+            let quoted = self.peek()? == b'"';
+            if quoted {
+                self.pos += 1;
+            }
+            let start = self.pos;
+            let mut value: u64 = 0;
+            while let Some(&digit @ b'0'..=b'9') = self.bytes.get(self.pos) {
+                value = value
+                    .checked_mul(10)?
+                    .checked_add(u64::from(digit - b'0'))?;
+                self.pos += 1;
+            }
+            let digits = self.pos - start;
+            if digits == 0 || (digits > 1 && self.bytes[start] == b'0') {
+                return None;
+            }
+            if quoted {
+                (self.bytes.get(self.pos) == Some(&b'"')).then_some(())?;
+                self.pos += 1;
+            } else if let Some(b'.' | b'e' | b'E') = self.bytes.get(self.pos) {
+                return None;
+            }
+            Some(value)
+        }
+
+        /// Skips any JSON value.
+        fn skip(&mut self, depth: usize) -> Option<()> {
+            if depth > 64 {
+                return None;
+            }
+            match self.peek()? {
+                b'"' => self.string().map(drop),
+                b'{' => {
+                    self.pos += 1;
+                    if self.eat(b'}').is_some() {
+                        return Some(());
+                    }
+                    loop {
+                        self.string()?;
+                        self.eat(b':')?;
+                        self.skip(depth + 1)?;
+                        if self.eat(b',').is_none() {
+                            return self.eat(b'}');
+                        }
+                    }
+                }
+                b'[' => {
+                    self.pos += 1;
+                    if self.eat(b']').is_some() {
+                        return Some(());
+                    }
+                    loop {
+                        self.skip(depth + 1)?;
+                        if self.eat(b',').is_none() {
+                            return self.eat(b']');
+                        }
+                    }
+                }
+                _ => {
+                    // A number or a literal: its characters up to a delimiter.
+                    let start = self.pos;
+                    while let Some(b) = self.bytes.get(self.pos) {
+                        if matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                            break;
+                        }
+                        self.pos += 1;
+                    }
+                    let token = &self.bytes[start..self.pos];
+                    let literal = matches!(token, b"true" | b"false" | b"null");
+                    let number = !token.is_empty()
+                        && token
+                            .iter()
+                            .all(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'));
+                    (literal || number).then_some(())
+                }
+            }
+        }
+
+        /// Calls `member(key, reader)` for each member of an object; `member` reads the value.
+        fn object(&mut self, mut member: impl FnMut(&[u8], &mut Self) -> Option<()>) -> Option<()> {
+            self.eat(b'{')?;
+            if self.eat(b'}').is_some() {
+                return Some(());
+            }
+            loop {
+                let key = self.string()?;
+                self.eat(b':')?;
+                member(key, self)?;
+                if self.eat(b',').is_none() {
+                    return self.eat(b'}');
+                }
+            }
+        }
+
+        fn committee(&mut self) -> Option<(u64, u64, Vec<u64>)> {
+            let (mut index, mut slot, mut validators) = (None, None, None);
+            self.object(|key, r| {
+                match key {
+                    b"index" if index.is_none() => index = Some(r.integer()?),
+                    b"slot" if slot.is_none() => slot = Some(r.integer()?),
+                    b"validators" if validators.is_none() => {
+                        let mut list = Vec::with_capacity(1024);
+                        r.eat(b'[')?;
+                        if r.eat(b']').is_none() {
+                            loop {
+                                list.push(r.integer()?);
+                                if r.eat(b',').is_none() {
+                                    r.eat(b']')?;
+                                    break;
+                                }
+                            }
+                        }
+                        validators = Some(list);
+                    }
+                    b"index" | b"slot" | b"validators" => return None, // duplicate key
+                    _ => r.skip(0)?,
+                }
+                Some(())
+            })?;
+            Some((slot?, index?, validators?))
+        }
+    }
+
+    /// `(slot, index, validators)` of every committee, or `None` to let serde decide.
+    pub(super) fn parse(bytes: &[u8]) -> Option<Table> {
+        let mut reader = Reader { bytes, pos: 0 };
+        let mut table = None;
+        reader.object(|key, r| {
+            if key == b"data" {
+                if table.is_some() {
+                    return None;
+                }
+                let mut committees = Vec::new();
+                r.eat(b'[')?;
+                if r.eat(b']').is_none() {
+                    loop {
+                        committees.push(r.committee()?);
+                        if r.eat(b',').is_none() {
+                            r.eat(b']')?;
+                            break;
+                        }
+                    }
+                }
+                table = Some(committees);
+                Some(())
+            } else {
+                r.skip(0)
+            }
+        })?;
+        reader.ws();
+        (reader.pos == bytes.len()).then_some(())?;
+        table
+    }
 }
 
 #[derive(Deserialize)]
@@ -1073,6 +1309,40 @@ mod tests {
     }
 
     #[test]
+    fn chunks_agree_with_bit_iteration() -> Result<(), BeaconError> {
+        // 200 bits with an irregular pattern, read from every start and end.
+        let mut bytes: Vec<u8> = (0..25u32).map(|i| (i * 37 + 11) as u8).collect();
+        bytes.push(1); // length bit: 200 bits
+        let bits = Bitlist::from_ssz(bytes)?;
+        assert_eq!(bits.len(), 200);
+        for start in [0, 1, 7, 8, 9, 63, 100, 199, 200] {
+            for end in [start, start + 1, start + 56, start + 57, 150, 200, 230] {
+                let mut expected = Vec::new();
+                bits.for_each_one_in(start, end, |i| expected.push(i));
+                let mut got = Vec::new();
+                let mut covered = 0;
+                bits.for_each_chunk_in(start, end, |offset, width, chunk| {
+                    assert_eq!(offset, covered);
+                    assert!(width <= 56 && (width == 64 || chunk >> width == 0));
+                    covered += width;
+                    let mut c = chunk;
+                    while c != 0 {
+                        got.push(offset + c.trailing_zeros() as usize);
+                        c &= c - 1;
+                    }
+                });
+                assert_eq!(
+                    covered,
+                    end.min(200).saturating_sub(start),
+                    "{start}..{end}"
+                );
+                assert_eq!(got, expected, "{start}..{end}");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
     fn unknown_fork_is_a_clear_error() {
         let answer = br#"{"version":"gloas","data":{"message":{"slot":"1","proposer_index":"1",
             "parent_root":"0x0000000000000000000000000000000000000000000000000000000000000000",
@@ -1094,6 +1364,50 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn fast_committee_reader_agrees_with_serde_or_defers_to_it() {
+        let serde = |bytes: &[u8]| -> Option<Vec<(u64, u64, Vec<u64>)>> {
+            let raw: RawCommitteesAnswer = serde_json::from_slice(bytes).ok()?;
+            Some(
+                raw.data
+                    .into_iter()
+                    .map(|c| (c.slot, c.index, c.validators))
+                    .collect(),
+            )
+        };
+        let accepted: [&[u8]; 4] = [
+            br#"{"execution_optimistic":false,"finalized":true,"data":[{"index":"0","slot":"8","validators":["1","22","0"]},{"index":"1","slot":"8","validators":[]}]}"#,
+            b" { \"data\" : [ { \"validators\" : [ 3 , \"4\" ] , \"extra\": {\"a\": [1.5, null, true]}, \"slot\": 8, \"index\": \"0\" } ] , \"x\": -1e3 }\n",
+            br#"{"data":[]}"#,
+            br#"{"data":[{"index":"0","slot":"18446744073709551615","validators":["7"]}]}"#,
+        ];
+        for bytes in accepted {
+            let fast = fast_committees::parse(bytes);
+            assert!(fast.is_some(), "{}", String::from_utf8_lossy(bytes));
+            assert_eq!(fast, serde(bytes), "{}", String::from_utf8_lossy(bytes));
+        }
+        // Shapes the fast reader leaves to serde (which accepts or rejects them itself).
+        let deferred: [&[u8]; 9] = [
+            br#"{"data":[{"index":"0","slot":"8","validators":["01"]}]}"#,
+            br#"{"data":[{"index":"0","slot":"8","validators":["1\u0030"]}]}"#,
+            br#"{"data":[{"index":"0","slot":"8","validators":["-1"]}]}"#,
+            br#"{"data":[{"index":"0","slot":"8","validators":["18446744073709551616"]}]}"#,
+            br#"{"data":[{"index":"0","slot":"8"}]}"#,
+            br#"{"data":[{"index":"0","slot":"8","validators":["1"]}]} x"#,
+            br#"{"data":[{"index":"0","slot":"8","validators":["1",]}]}"#,
+            br#"{"data":[{"index":"0","index":"1","slot":"8","validators":["1"]}]}"#,
+            br#"[]"#,
+        ];
+        for bytes in deferred {
+            assert_eq!(
+                fast_committees::parse(bytes),
+                None,
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Builds valwatch in release mode, runs the benchmarks of BENCHMARKS.md and prints one
+# `name=value` line per figure on stdout (progress and criterion's own output go to stderr).
+#
+#   scripts/bench.sh            # everything, a few minutes on 2 cores
+#   E2E_RUNS=5 scripts/bench.sh # more end-to-end repetitions (median reported)
+#
+# Respects CARGO_TARGET_DIR (default: ./target). Needs /usr/bin/time (GNU time) for the
+# end-to-end figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+CRITERION_DIR="$TARGET_DIR/criterion"
+E2E_RUNS="${E2E_RUNS:-3}"
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { echo "bench.sh: $*" >&2; }
+
+log "building (release)"
+cargo build --release --quiet -p valwatch -p valwatch-benches --bins >&2
+log "criterion benches (ethereum, cosmos, metrics)"
+cargo bench --quiet -p valwatch-benches --bench ethereum --bench cosmos --bench metrics \
+    -- --noplot >&2
+
+# median point estimate (ns) and its 95% interval from criterion's estimates.json
+estimate() {
+    local file="$CRITERION_DIR/$1/new/estimates.json"
+    [ -f "$file" ] || { echo "missing $file" >&2; return 1; }
+    # (criterion writes no final newline; `read` needs one)
+    printf '%s\n' "$(sed -E 's/.*"median":\{"confidence_interval":\{"confidence_level":[0-9.]+,"lower_bound":([0-9.e+-]+),"upper_bound":([0-9.e+-]+)\},"point_estimate":([0-9.e+-]+).*/\3 \1 \2/' "$file")"
+}
+# figure NAME BENCH UNIT_DIVISOR DECIMALS: prints NAME=median and NAME_ci95=lo..hi
+figure() {
+    local name=$1 bench=$2 div=$3 dec=$4
+    read -r med lo hi < <(estimate "$bench")
+    awk -v n="$name" -v m="$med" -v l="$lo" -v h="$hi" -v d="$div" -v p="$dec" \
+        'BEGIN { printf "%s=%.*f\n%s_ci95=%.*f..%.*f\n", n, p, m/d, n, p, l/d, p, h/d }'
+}
+
+figure epoch_analysis_ms epoch/analyse_extract_all 1e6 3
+figure epoch_analysis_only_ms epoch/analyse 1e6 3
+figure epoch_analysis_16k_ms epoch/analyse_extract_16k 1e6 3
+figure epoch_baseline_ms epoch/baseline_sum 1e6 3
+figure epoch_decode_ms epoch/decode 1e6 2
+figure epoch_decode_committees_ms epoch/decode_committees 1e6 2
+figure epoch_decode_blocks_ms epoch/decode_blocks 1e6 2
+figure epoch_decode_analyse_ms epoch/decode_analyse 1e6 2
+figure metrics_encode_ms_10k_series metrics/encode_10k_validators 1e6 2
+figure cosmos_height_us_180 cosmos_height/judge_180_cosmoshub 1e3 3
+figure cosmos_height_us_500 cosmos_height/judge_500_generated 1e3 3
+read -r a _ _ < <(estimate epoch/analyse_extract_all)
+read -r b _ _ < <(estimate epoch/baseline_sum)
+awk -v a="$a" -v b="$b" 'BEGIN { printf "epoch_analysis_vs_baseline=%.1f\n", a/b }'
+
+log "end to end: fixture server + valwatch ethereum analyze ($E2E_RUNS runs)"
+"$TARGET_DIR/release/fixture-server" --keys-file "$WORK/keys.json" --keys 16000 \
+    > "$WORK/server.out" 2> "$WORK/server.err" &
+SERVER_PID=$!
+for _ in $(seq 1 600); do
+    grep -q '^listening' "$WORK/server.out" 2>/dev/null && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err" >&2; exit 1; }
+    sleep 0.1
+done
+read -r _ URL _ EPOCH < "$WORK/server.out"
+cat "$WORK/server.err" >&2
+# e2e_run LABEL ARGS...: one analyze run under /usr/bin/time, appends "wall_ms cpu_ms rss_mb"
+e2e_run() {
+    local out=$1; shift
+    /usr/bin/time -v -o "$WORK/time.txt" "$TARGET_DIR/release/valwatch" ethereum analyze \
+        --beacon "$URL" --epoch "$EPOCH" --format json "$@" > "$WORK/report.json"
+    awk -F': ' '
+        /Elapsed \(wall clock\)/ { n = split($2, t, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + t[i] }
+        /User time/ { u = $2 } /System time/ { s = $2 } /Maximum resident/ { r = $2 }
+        END { printf "%.0f %.0f %.1f\n", w * 1000, (u + s) * 1000, r / 1024 }' \
+        "$WORK/time.txt" >> "$out"
+}
+median_of() { # FILE COLUMN
+    sort -n -k"$2" "$1" | awk -v c="$2" '{ v[NR] = $c } END { print v[int((NR + 1) / 2)] }'
+}
+: > "$WORK/e2e.txt"
+for i in $(seq 1 "$E2E_RUNS"); do
+    e2e_run "$WORK/e2e.txt"
+    log "all validators run $i: wall_ms cpu_ms rss_mb = $(tail -1 "$WORK/e2e.txt")"
+done
+echo "epoch_e2e_report_mb=$(awk -v b="$(stat -c %s "$WORK/report.json")" 'BEGIN { printf "%.0f", b / 1e6 }')"
+echo "epoch_e2e_ms=$(median_of "$WORK/e2e.txt" 1)"
+echo "epoch_e2e_cpu_ms=$(median_of "$WORK/e2e.txt" 2)"
+echo "epoch_e2e_rss_mb=$(median_of "$WORK/e2e.txt" 3)"
+: > "$WORK/e2e16k.txt"
+for i in $(seq 1 "$E2E_RUNS"); do
+    e2e_run "$WORK/e2e16k.txt" --keys "$WORK/keys.json"
+    log "16k keys run $i: wall_ms cpu_ms rss_mb = $(tail -1 "$WORK/e2e16k.txt")"
+done
+echo "epoch_e2e_16k_keys_ms=$(median_of "$WORK/e2e16k.txt" 1)"
+echo "epoch_e2e_16k_keys_cpu_ms=$(median_of "$WORK/e2e16k.txt" 2)"
+echo "epoch_e2e_16k_keys_rss_mb=$(median_of "$WORK/e2e16k.txt" 3)"
+
+# The exporter: `valwatch run` watching all 1,048,576 validators (watch_all, label aggregates
+# only), finalized mode; peak RSS (VmHWM) once the epoch is judged.
+log "exporter: valwatch run with watch_all until epoch $EPOCH is judged"
+mkdir -p "$WORK/state"
+cat > "$WORK/run.toml" <<TOML
+[server]
+listen = "127.0.0.1:0"
+state_dir = "$WORK/state"
+
+[[ethereum]]
+name = "bench"
+beacon = ["$URL"]
+watch_all = true
+mode = "finalized"
+TOML
+"$TARGET_DIR/release/valwatch" --log-format json run --config "$WORK/run.toml" > "$WORK/run.log" 2>&1 &
+RUN_PID=$!
+JUDGED=""
+for _ in $(seq 1 1200); do
+    if grep -q "epoch judged" "$WORK/run.log"; then JUDGED=1; break; fi
+    kill -0 "$RUN_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -n "$JUDGED" ]; then
+    sleep 1 # let the tracker publish
+    awk '/VmHWM/ { printf "exporter_rss_mb_watch_all=%.1f\n", $2 / 1024 }' "/proc/$RUN_PID/status"
+    grep "epoch judged" "$WORK/run.log" | sed -nE 's/.*"seconds":([0-9.]+).*/exporter_epoch_judge_s=\1/p' | head -1
+else
+    log "the exporter did not judge the epoch; its log:"; tail -5 "$WORK/run.log" >&2
+fi
+kill "$RUN_PID" 2>/dev/null || true
+wait "$RUN_PID" 2>/dev/null || true
+
