@@ -13,6 +13,7 @@
 //! network except the supervisor's timers.
 
 pub mod config;
+pub mod duty_windows;
 pub mod endpoint;
 pub mod labels;
 pub mod metrics;

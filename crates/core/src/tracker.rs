@@ -15,12 +15,16 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use prometheus_client::metrics::counter::Counter;
 
+use crate::duty_windows::DutyWindows;
 use crate::labels::{ValidatorId, ValidatorSet};
 use crate::metrics::{
     ChainMetrics, CounterFamily, FloatGauge, GaugeFamily, LabelPairs, MetricsError,
 };
 use crate::state::{ChainSnapshot, CounterSnapshot, DutySnapshot};
-use crate::window::{MissWindow, RecordOutcome, WindowTable};
+use crate::window::{MissWindow, RecordOutcome, WindowStats};
+
+/// How a duty gauge's value is read off a validator's window counts.
+type StatValue = fn(&WindowStats) -> f64;
 
 /// Handle of a registered duty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,8 +84,10 @@ struct GroupedGauge {
     validator_family: GaugeFamily,
     extra: LabelPairs,
     own: Vec<FloatGauge>,
-    /// Per-validator values; NaN means "no value" and is left out of aggregates.
+    /// Per-validator values; NaN means "no value" and is left out of aggregates. Empty for a
+    /// gauge derived from a duty's windows, whose values are computed when published.
     values: Vec<f64>,
+    derived: bool,
     dirty: bool,
 }
 
@@ -98,7 +104,7 @@ struct CategoryGauge {
 
 struct Duty {
     name: String,
-    table: WindowTable,
+    table: DutyWindows,
     performed: CounterId,
     missed: CounterId,
     window_missed: GaugeId,
@@ -201,8 +207,53 @@ fn bind_gauge(gauge: &mut GroupedGauge, set: &ValidatorSet, chain: &str) {
                 .get_or_create_owned(&labels("validator", set.key(*id)))
         })
         .collect();
-    gauge.values = vec![f64::NAN; set.len()];
+    gauge.values = if gauge.derived {
+        Vec::new()
+    } else {
+        vec![f64::NAN; set.len()]
+    };
     gauge.dirty = true;
+}
+
+/// Sets a grouped gauge's series: `values()` yields the validators that have a value (NaN is
+/// skipped), `own_value` gives the value of a validator with series of its own.
+fn publish_gauge<I: Iterator<Item = (u32, f64)>>(
+    gauge: &GroupedGauge,
+    set: &ValidatorSet,
+    values: impl Fn() -> I,
+    own_value: impl Fn(u32) -> f64,
+) {
+    for (aggregate, _, series) in &gauge.aggregates {
+        let mut acc = vec![f64::NAN; set.group_count()];
+        for (id, value) in values() {
+            if value.is_nan() {
+                continue;
+            }
+            for group in set.groups_of(id) {
+                let slot = &mut acc[usize::from(*group)];
+                *slot = if slot.is_nan() {
+                    value
+                } else {
+                    match aggregate {
+                        Aggregate::Sum => *slot + value,
+                        Aggregate::Max => slot.max(value),
+                        Aggregate::Min => slot.min(value),
+                    }
+                };
+            }
+        }
+        let empty = if *aggregate == Aggregate::Sum {
+            0.0
+        } else {
+            f64::NAN
+        };
+        for (group, value) in acc.into_iter().enumerate() {
+            series[group].set(if value.is_nan() { empty } else { value });
+        }
+    }
+    for (id, series) in set.own_series_ids().iter().zip(&gauge.own) {
+        series.set(own_value(*id));
+    }
 }
 
 impl ChainTracker {
@@ -291,6 +342,17 @@ impl ChainTracker {
         aggregates: &[Aggregate],
         extra: &[(&'static str, &str)],
     ) -> Result<GaugeId, MetricsError> {
+        self.register_gauge(name, help, aggregates, extra, false)
+    }
+
+    fn register_gauge(
+        &self,
+        name: &str,
+        help: &str,
+        aggregates: &[Aggregate],
+        extra: &[(&'static str, &str)],
+        derived: bool,
+    ) -> Result<GaugeId, MetricsError> {
         let registry = self.metrics.registry();
         let aggregates = aggregates
             .iter()
@@ -312,6 +374,7 @@ impl ChainTracker {
             extra: extra.iter().map(|(k, v)| (*k, v.to_string())).collect(),
             own: Vec::new(),
             values: Vec::new(),
+            derived,
             dirty: true,
         };
         let mut state = self.lock();
@@ -357,6 +420,22 @@ impl ChainTracker {
     /// `duty_consecutive_missed`, `duty_uptime_ratio`, `duty_missing_validators`), all labelled
     /// `duty="<name>"`.
     pub fn duty(&self, name: &str, window_len: u32) -> Result<DutyId, MetricsError> {
+        self.register_duty(name, window_len, false)
+    }
+
+    /// Like [`ChainTracker::duty`], for a duty that falls to few validators at a time
+    /// (proposals, sync committees): windows exist only for validators that had the duty, so
+    /// a million watched keys do not pay for a window each.
+    pub fn sparse_duty(&self, name: &str, window_len: u32) -> Result<DutyId, MetricsError> {
+        self.register_duty(name, window_len, true)
+    }
+
+    fn register_duty(
+        &self,
+        name: &str,
+        window_len: u32,
+        sparse: bool,
+    ) -> Result<DutyId, MetricsError> {
         let extra = [("duty", name)];
         let performed = self.counter(
             "duty_performed",
@@ -368,37 +447,41 @@ impl ChainTracker {
             "Duties missed, counted once per unit (block or epoch) when first judged.",
             &extra,
         )?;
-        let window_missed = self.gauge(
+        let window_missed = self.register_gauge(
             "duty_window_missed",
             "Missed units in the sliding window.",
             &[Aggregate::Sum, Aggregate::Max],
             &extra,
+            true,
         )?;
-        let consecutive = self.gauge(
+        let consecutive = self.register_gauge(
             "duty_consecutive_missed",
             "Consecutive missed units ending at the newest judged unit (capped at the window).",
             &[Aggregate::Max],
             &extra,
+            true,
         )?;
-        let uptime = self.gauge(
+        let uptime = self.register_gauge(
             "duty_uptime_ratio",
             "Share of the judged units of the window that were performed.",
             &[Aggregate::Min],
             &extra,
+            true,
         )?;
-        let missing = self.gauge(
+        let missing = self.register_gauge(
             "duty_missing_validators",
             "Validators whose newest judged unit is a miss.",
             &[Aggregate::Sum],
             &extra,
+            true,
         )?;
         let mut state = self.lock();
         let len = state.set.len();
-        let mut table = WindowTable::new(window_len, len);
+        let mut table = DutyWindows::new(window_len, len, sparse);
         if let Some(saved) = state.saved_windows.remove(name) {
             for id in state.set.ids() {
                 if let Some(window) = saved.get(state.set.key(id)) {
-                    table.put_window(id as usize, window);
+                    table.put(id, window);
                 }
             }
             // Keep windows of keys not (yet) in the set for a later `set_validators`.
@@ -426,9 +509,12 @@ impl ChainTracker {
         if duty.table.window_len() == window_len.max(1) {
             return;
         }
-        let mut table = WindowTable::new(window_len, duty.table.len());
-        for index in 0..duty.table.len() {
-            table.put_window(index, &duty.table.to_window(index));
+        let mut table = duty.table.empty_like(window_len, duty.table.count());
+        let known: Vec<u32> = duty.table.known().map(|(id, _)| id).collect();
+        for id in known {
+            if let Some(window) = duty.table.window(id) {
+                table.put(id, &window);
+            }
         }
         duty.table = table;
         duty.dirty = true;
@@ -448,14 +534,16 @@ impl ChainTracker {
         let chain = self.chain().to_string();
         let state = &mut *state;
         for duty in &mut state.duties {
-            let mut table = WindowTable::new(duty.table.window_len(), new.len());
+            let mut table = duty.table.empty_like(duty.table.window_len(), new.len());
             let saved = state.saved_windows.get(&duty.name);
             for id in new.ids() {
                 let key = new.key(id);
-                if let Some(old_id) = old.id_of(key) {
-                    table.put_window(id as usize, &duty.table.to_window(old_id as usize));
-                } else if let Some(window) = saved.and_then(|s| s.get(key)) {
-                    table.put_window(id as usize, window);
+                let window = match old.id_of(key) {
+                    Some(old_id) => duty.table.window(old_id),
+                    None => saved.and_then(|s| s.get(key)).cloned(),
+                };
+                if let Some(window) = window {
+                    table.put(id, &window);
                 }
             }
             duty.table = table;
@@ -473,9 +561,12 @@ impl ChainTracker {
             }
             bind_counter(counter, &new, &chain, &mut state.saved_counters);
         }
-        for gauge in &mut state.gauges {
+        for gauge in state.gauges.iter_mut() {
             let old_values = std::mem::take(&mut gauge.values);
             bind_gauge(gauge, &new, &chain);
+            if gauge.derived {
+                continue;
+            }
             for id in new.ids() {
                 if let Some(old_id) = old.id_of(new.key(id)) {
                     gauge.values[id as usize] = old_values[old_id as usize];
@@ -530,7 +621,9 @@ impl ChainTracker {
                 state.saved_windows.clear();
                 state.saved_counters.clear();
                 for duty in &mut state.duties {
-                    duty.table = WindowTable::new(duty.table.window_len(), duty.table.len());
+                    duty.table = duty
+                        .table
+                        .empty_like(duty.table.window_len(), duty.table.count());
                     duty.dirty = true;
                 }
                 false
@@ -546,15 +639,12 @@ impl ChainTracker {
             .iter()
             .map(|duty| DutySnapshot {
                 name: duty.name.clone(),
-                windows: state
-                    .set
-                    .ids()
-                    .filter(|id| duty.table.stats(*id as usize).known > 0)
-                    .map(|id| {
-                        (
-                            state.set.key(id).to_string(),
-                            duty.table.to_window(id as usize),
-                        )
+                windows: duty
+                    .table
+                    .known()
+                    .filter_map(|(id, _)| {
+                        let window = duty.table.window(id)?;
+                        Some((state.set.key(id).to_string(), window))
                     })
                     .collect(),
             })
@@ -616,66 +706,41 @@ impl ChainTracker {
 
     fn publish(state: &mut State, _chain: &str) {
         let set = state.set.clone();
-        let duties = std::mem::take(&mut state.duties);
-        for duty in duties.iter().filter(|d| d.dirty) {
-            for id in set.ids() {
-                let stats = duty.table.stats(id as usize);
-                let known = stats.known > 0;
-                let value = |v: f64| if known { v } else { f64::NAN };
-                let index = id as usize;
-                state.gauges[duty.window_missed.0].values[index] = value(f64::from(stats.missed));
-                state.gauges[duty.consecutive.0].values[index] = value(f64::from(stats.streak));
-                state.gauges[duty.uptime.0].values[index] = stats.uptime().unwrap_or(f64::NAN);
-                state.gauges[duty.missing.0].values[index] =
-                    value(f64::from(u8::from(stats.streak > 0)));
-            }
-            for gauge in [
-                duty.window_missed,
-                duty.consecutive,
-                duty.uptime,
-                duty.missing,
-            ] {
-                state.gauges[gauge.0].dirty = true;
-            }
-        }
-        state.duties = duties;
-        for duty in &mut state.duties {
+        let State { duties, gauges, .. } = state;
+        for duty in duties.iter_mut().filter(|d| d.dirty) {
             duty.dirty = false;
-        }
-        for gauge in state.gauges.iter_mut().filter(|g| g.dirty) {
-            gauge.dirty = false;
-            for (aggregate, _, series) in &gauge.aggregates {
-                let mut acc = vec![f64::NAN; set.group_count()];
-                for id in set.ids() {
-                    let value = gauge.values[id as usize];
-                    if value.is_nan() {
-                        continue;
-                    }
-                    for group in set.groups_of(id) {
-                        let slot = &mut acc[usize::from(*group)];
-                        *slot = if slot.is_nan() {
-                            value
+            let table = &duty.table;
+            let derived: [(GaugeId, StatValue); 4] = [
+                (duty.window_missed, |s| f64::from(s.missed)),
+                (duty.consecutive, |s| f64::from(s.streak)),
+                (duty.uptime, |s| s.uptime().unwrap_or(f64::NAN)),
+                (duty.missing, |s| f64::from(u8::from(s.streak > 0))),
+            ];
+            for (gauge, value) in derived {
+                publish_gauge(
+                    &gauges[gauge.0],
+                    &set,
+                    || table.known().map(move |(id, stats)| (id, value(&stats))),
+                    |id| {
+                        let stats = table.stats(id);
+                        if stats.known > 0 {
+                            value(&stats)
                         } else {
-                            match aggregate {
-                                Aggregate::Sum => *slot + value,
-                                Aggregate::Max => slot.max(value),
-                                Aggregate::Min => slot.min(value),
-                            }
-                        };
-                    }
-                }
-                for (group, value) in acc.into_iter().enumerate() {
-                    let empty = if *aggregate == Aggregate::Sum {
-                        0.0
-                    } else {
-                        f64::NAN
-                    };
-                    series[group].set(if value.is_nan() { empty } else { value });
-                }
+                            f64::NAN
+                        }
+                    },
+                );
             }
-            for (id, series) in set.own_series_ids().iter().zip(&gauge.own) {
-                series.set(gauge.values[*id as usize]);
-            }
+        }
+        for gauge in gauges.iter_mut().filter(|g| g.dirty && !g.derived) {
+            gauge.dirty = false;
+            let values = &gauge.values;
+            publish_gauge(
+                gauge,
+                &set,
+                || values.iter().enumerate().map(|(id, v)| (id as u32, *v)),
+                |id| values[id as usize],
+            );
         }
         for category in state.categories.iter_mut().filter(|c| c.dirty) {
             category.dirty = false;
@@ -741,7 +806,7 @@ impl Update<'_> {
     ) -> RecordOutcome {
         let state = &mut *self.state;
         let entry = &mut state.duties[duty.0];
-        let outcome = entry.table.record(id as usize, unit, missed);
+        let outcome = entry.table.record(id, unit, missed);
         if outcome != RecordOutcome::Unchanged && outcome != RecordOutcome::TooOld {
             entry.dirty = true;
         }
@@ -758,7 +823,7 @@ impl Update<'_> {
 
     /// The outcome of `unit` for validator `id`, `None` when unknown.
     pub fn recorded(&self, duty: DutyId, id: ValidatorId, unit: u64) -> Option<bool> {
-        self.state.duties[duty.0].table.get(id as usize, unit)
+        self.state.duties[duty.0].table.get(id, unit)
     }
 
     /// Adds `by` to a grouped counter for validator `id` (all of its groups, and its own series

@@ -30,9 +30,10 @@ use crate::keys::Watched;
 /// Window of the attestation duty, in epochs: 225 epochs are one day on mainnet.
 pub const ATTESTATION_WINDOW_EPOCHS: u32 = 225;
 /// Window of the slot-unit duties (proposal, sync), in epochs' worth of slots: 64 epochs
-/// (≈ 7 h on mainnet, 2048 slots = 256 bytes per validator and duty) keep memory bounded for
-/// a million watched validators while covering a whole day's few proposals poorly; the
-/// counters, not the window, are the long-term record of proposals.
+/// (≈ 7 h on mainnet, 2048 slots = 256 bytes per window). These duties are sparse: a window
+/// exists only for validators that proposed or sat in a sync committee, so a million watched
+/// keys cost nothing until they have the duty. The counters, not the window, are the
+/// long-term record of proposals.
 pub const SLOT_WINDOW_EPOCHS: u32 = 64;
 
 /// The votes of an attestation.
@@ -81,8 +82,8 @@ impl DutyMetrics {
     pub fn register(tracker: &ChainTracker, slots_per_epoch: u64) -> Result<Self, MetricsError> {
         let slot_window = slot_window(slots_per_epoch);
         let attestation = tracker.duty("attestation", ATTESTATION_WINDOW_EPOCHS)?;
-        let proposal = tracker.duty("proposal", slot_window)?;
-        let sync = tracker.duty("sync", slot_window)?;
+        let proposal = tracker.sparse_duty("proposal", slot_window)?;
+        let sync = tracker.sparse_duty("sync", slot_window)?;
         let delayed_help = "Attestations included with a correct head vote but after the next \
                             slot, so without the head reward; cause empty_slots when only empty \
                             slots delayed them.";
