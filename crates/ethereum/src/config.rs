@@ -60,6 +60,11 @@ pub struct EthereumConfig {
     /// Watched validators (BLS public keys, `0x` + 96 hex digits).
     #[serde(default)]
     pub validators: ValidatorsConfig,
+    /// Open the Beacon API event stream (`/eth/v1/events`) and poll at once on a `head`,
+    /// `chain_reorg` or `finalized_checkpoint` event; polling every `poll_interval_seconds`
+    /// stays the fallback. `false` = polling only.
+    #[serde(default = "default_events")]
+    pub events: bool,
     /// Which validators get series of their own; set by the binary from
     /// `[server] per_validator_series_max` and `validators.per_validator`.
     #[serde(skip, default)]
@@ -72,6 +77,10 @@ pub const DEFAULT_BACKFILL_EPOCHS: u64 = 64;
 
 fn default_backfill_epochs() -> u64 {
     DEFAULT_BACKFILL_EPOCHS
+}
+
+fn default_events() -> bool {
+    true
 }
 
 fn default_key_refresh_seconds() -> u64 {
@@ -110,6 +119,7 @@ impl EthereumConfig {
             key_refresh_seconds: default_key_refresh_seconds(),
             request_timeout_seconds: default_request_timeout_seconds(),
             max_answer_bytes: default_max_answer_bytes(),
+            events: default_events(),
             validators: ValidatorsConfig::default(),
             series: SeriesPolicy::default(),
         }
@@ -184,6 +194,9 @@ mod tests {
         assert_eq!(config.mode, Mode::Head);
         assert_eq!(config.backfill_epochs, DEFAULT_BACKFILL_EPOCHS);
         assert!(!config.watch_all);
+        assert!(config.events, "the event stream is on by default");
+        assert!(!parse("events = false").expect("valid").events);
+        assert!(parse("events = \"yes\"").is_err());
         let config = parse("mode = \"finalized\"\nwatch_all = true").expect("valid");
         assert_eq!(config.mode, Mode::Finalized);
         assert!(parse("mode = \"safe\"").is_err());

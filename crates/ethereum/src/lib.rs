@@ -4,7 +4,8 @@
 //!   [`fetch`]: one epoch's inputs for the live watcher; [`compat`]: node quirks.
 //! - [`analysis`]: the pure epoch analyser; [`duties`]: its verdicts as tracker records.
 //! - [`keys`]: watched keys, the key file, index resolution.
-//! - [`watcher`]: the live [`valwatch_core::ChainWatcher`]; [`report`]: the one-shot report.
+//! - [`watcher`]: the live [`valwatch_core::ChainWatcher`]; [`events`]: the event stream that
+//!   wakes it; [`report`]: the one-shot report.
 //! - [`EthereumConfig`]: the configuration of one network.
 
 pub mod analysis;
@@ -13,6 +14,7 @@ pub mod client;
 pub mod compat;
 pub mod config;
 pub mod duties;
+pub mod events;
 pub mod fetch;
 pub mod keys;
 pub mod report;

@@ -13,21 +13,28 @@
 //!    of its inclusion window), in `finalized` mode once `e + 1` is finalized. After a
 //!    restart or an outage at most `backfill_epochs` epochs are caught up.
 //!
+//! Between cycles the watcher sleeps for the poll interval, or less: a `head`, `chain_reorg` or
+//! `finalized_checkpoint` event on the Beacon API event stream ([`crate::events`], on unless
+//! `events = false`) starts the next cycle at once. Events are only a trigger; everything is
+//! still read over HTTP, and polling goes on unchanged while the stream is down.
+//!
 //! An epoch that cannot be fetched or analysed is never recorded: it is retried with backoff
 //! and shows as lag (`valwatch_ethereum_epochs_behind`), never as a miss. Every failure is a
 //! log line that says what happens next, and a `valwatch_watcher_errors_total{kind}` count.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use prometheus_client::metrics::counter::Counter;
+use tokio::sync::Notify;
 use tracing::{error, info, warn};
 use valwatch_core::metrics::FloatGauge;
 use valwatch_core::{
-    Backoff, ChainMetrics, ChainTracker, ChainWatcher, ConfigProblem, LabelMap, MetricsError,
-    WatchContext, WatchError, parse_endpoints,
+    Backoff, CancellationToken, ChainMetrics, ChainTracker, ChainWatcher, ConfigProblem, LabelMap,
+    MetricsError, WatchContext, WatchError, parse_endpoints,
 };
 
 use crate::analysis::{AnalysisError, analyse_epoch};
@@ -39,6 +46,7 @@ use crate::config::{EthereumConfig, Mode};
 use crate::duties::{
     DutyMetrics, EpochTally, proposals_from_blocks, record_epoch, slot_window, status_index,
 };
+use crate::events::EventStream;
 use crate::fetch::{Anchor, Cached, FetchError, current_from_head, fetch_epoch, still_canonical};
 use crate::keys::{
     KeySource, Resolution, Watched, all_set, keyed_set, normalize_pubkey, resolve, watched_of,
@@ -55,6 +63,10 @@ pub const REORG_RECHECK_EPOCHS: u64 = 2;
 /// Seconds between endpoint probes at most: often enough for `endpoint_up` to follow an outage
 /// within a few scrapes.
 const PROBE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Least time between the starts of two cycles when events wake the watcher (a node flooding
+/// events must not turn into a flood of requests).
+const MIN_CYCLE_GAP: Duration = Duration::from_millis(250);
 
 /// The same failure is logged again at most this often (polls run every half slot).
 const LOG_REPEAT: Duration = Duration::from_secs(60);
@@ -863,6 +875,41 @@ impl EthereumWatcher {
     }
 }
 
+impl EthereumWatcher {
+    /// Starts the event stream task (unless `events = false`); it stops when the returned
+    /// token is cancelled, or with the context.
+    fn spawn_events(
+        &self,
+        ctx: &WatchContext,
+        spec: &ChainSpec,
+        wake: &Arc<Notify>,
+    ) -> Option<CancellationToken> {
+        if !self.config.events {
+            return None;
+        }
+        let first_byte =
+            Duration::from_secs(self.config.request_timeout_seconds).min(Duration::from_secs(10));
+        // A head event comes every slot; silence for a few epochs means a dead connection.
+        let idle = Duration::from_secs((spec.seconds_per_slot * spec.slots_per_epoch * 2).max(120));
+        let stream = match EventStream::new(
+            &self.config.name,
+            self.client.endpoints().to_vec(),
+            first_byte,
+            idle,
+        ) {
+            Ok(stream) => stream,
+            Err(message) => {
+                ctx.health.error("events");
+                warn!(chain = %self.config.name, error = %message, "cannot start the beacon event stream; polling only");
+                return None;
+            }
+        };
+        let token = ctx.cancel.child_token();
+        tokio::spawn(stream.run(wake.clone(), ctx.health.clone(), token.clone()));
+        Some(token)
+    }
+}
+
 impl ChainWatcher for EthereumWatcher {
     fn family(&self) -> &'static str {
         "ethereum"
@@ -892,11 +939,24 @@ impl ChainWatcher for EthereumWatcher {
                 slots_per_epoch = live.spec.slots_per_epoch,
                 "following the beacon chain"
             );
+            let wake = Arc::new(Notify::new());
+            // Cancelled with the context, and when this future ends or is dropped.
+            let _stream_guard = self
+                .spawn_events(ctx, &live.spec, &wake)
+                .map(|t| t.drop_guard());
             loop {
+                let started = tokio::time::Instant::now();
                 self.cycle(ctx, &mut live).await;
                 tokio::select! {
                     _ = ctx.cancel.cancelled() => return Ok(()),
                     _ = tokio::time::sleep(interval) => {}
+                    _ = wake.notified() => {
+                        // An event: poll now, but never more often than MIN_CYCLE_GAP.
+                        tokio::select! {
+                            _ = ctx.cancel.cancelled() => return Ok(()),
+                            _ = tokio::time::sleep_until(started + MIN_CYCLE_GAP) => {}
+                        }
+                    }
                 }
             }
         }

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -27,18 +28,33 @@ use crate::common::{fixture, read};
 /// Slot of the synthesised head.
 const HEAD_SLOT: u64 = 49;
 
+/// Slot of the young head: the chain is too young for a judgeable epoch.
+const YOUNG_SLOT: u64 = 16;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Behaviour {
     /// A healthy node.
     Normal,
     /// Blocks answer malformed JSON.
     GarbageBlocks,
+    /// A healthy node that also serves `/eth/v1/events`: once the young head was served, it
+    /// waits a second, moves the head to [`HEAD_SLOT`] and sends a `head` event.
+    Events,
+}
+
+/// Where the node double's head is: young (slot [`YOUNG_SLOT`], nothing judgeable) until
+/// `young` is cleared.
+#[derive(Default)]
+struct HeadSwitch {
+    young: AtomicBool,
+    young_served: AtomicBool,
 }
 
 #[derive(Clone)]
 struct Node {
     dir: PathBuf,
     behaviour: Behaviour,
+    head: Arc<HeadSwitch>,
 }
 
 fn json(bytes: Vec<u8>) -> Response {
@@ -86,6 +102,71 @@ fn head_header(node: &Node) -> Vec<u8> {
         }
     }))
     .expect("json")
+}
+
+fn young_header() -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "data": {
+            "root": format!("0x{}", "16".repeat(32)),
+            "canonical": true,
+            "header": {
+                "message": {
+                    "slot": YOUNG_SLOT.to_string(),
+                    "proposer_index": "1",
+                    "parent_root": format!("0x{}", "15".repeat(32)),
+                    "state_root": format!("0x{}", "00".repeat(32)),
+                    "body_root": format!("0x{}", "00".repeat(32)),
+                },
+                "signature": format!("0x{}", "00".repeat(96)),
+            }
+        }
+    }))
+    .expect("json")
+}
+
+/// `/eth/v1/events` as Lodestar 1.x accepts it (repeated `topics=`; anything else is refused
+/// here, where Lodestar would hang): a keep-alive at once, then the `head` event a second after
+/// the young head was read, then keep-alives.
+fn event_stream(node: &Node, query: &str) -> Response {
+    let topics: Vec<&str> = query
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("topics="))
+        .collect();
+    if topics.is_empty() || topics.iter().any(|t| t.contains(',') || t.contains("%2C")) {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    let head = node.head.clone();
+    let body = futures::stream::unfold(0u32, move |step| {
+        let head = head.clone();
+        async move {
+            let chunk: &'static str = match step {
+                0 => ": hello\n\n",
+                1 => {
+                    while !head.young_served.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    head.young.store(false, Ordering::SeqCst);
+                    // CRLF line ends, and the event split in the middle of a line.
+                    "event: head\r\ndata: {\"slot\":\"49\","
+                }
+                2 => "\"epoch_transition\":false}\r\n\r\n",
+                _ => {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    ": keepalive\n\n"
+                }
+            };
+            Some((
+                Ok::<_, std::convert::Infallible>(Bytes::from(chunk)),
+                step + 1,
+            ))
+        }
+    });
+    (
+        [("content-type", "text/event-stream")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
 }
 
 /// The validators answer, keeping only the asked ids (pubkeys or indices).
@@ -136,7 +217,17 @@ async fn serve(State(node): State<Node>, request: Request) -> Response {
         }
         _ => {}
     }
+    if path == "/eth/v1/events" && node.behaviour == Behaviour::Events {
+        return event_stream(&node, &query);
+    }
     if path.starts_with("/eth/v1/beacon/headers/") {
+        if node.head.young.load(Ordering::SeqCst) {
+            node.head.young_served.store(true, Ordering::SeqCst);
+            return match last.as_str() {
+                "head" => json(young_header()),
+                _ => not_found(),
+            };
+        }
         return match last.parse::<u64>() {
             _ if last == "head" => json(head_header(&node)),
             Ok(HEAD_SLOT) => json(head_header(&node)),
@@ -179,11 +270,17 @@ async fn serve(State(node): State<Node>, request: Request) -> Response {
 }
 
 async fn start_node(scenario: &str, behaviour: Behaviour) -> String {
+    start_node_with(scenario, behaviour, Arc::default()).await
+}
+
+async fn start_node_with(scenario: &str, behaviour: Behaviour, head: Arc<HeadSwitch>) -> String {
     let dir = fixture(&format!("spec/{scenario}"));
     assert!(dir.is_dir(), "missing fixture {}", dir.display());
-    let app = axum::Router::new()
-        .fallback(serve)
-        .with_state(Node { dir, behaviour });
+    let app = axum::Router::new().fallback(serve).with_state(Node {
+        dir,
+        behaviour,
+        head,
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -625,5 +722,98 @@ async fn watch_all_watches_every_committee_member_by_index() {
         );
         assert_eq!(got, Some(want.attestation.1), "validator {index}");
     }
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn a_head_event_wakes_the_watcher_long_before_the_poll_interval() {
+    let scenario = "fulu_chaos";
+    let head = Arc::new(HeadSwitch::default());
+    head.young.store(true, Ordering::SeqCst);
+    let url = start_node_with(scenario, Behaviour::Events, head.clone()).await;
+    let chain = "eth-events";
+    let mut config = config(chain, vec![url], &pubkeys(scenario));
+    config.poll_interval_seconds = Some(60);
+    let started = tokio::time::Instant::now();
+    let run = Running::start(config, None);
+    let done = format!(r#"valwatch_ethereum_last_analysed_epoch{{chain="{chain}"}} 4"#);
+    let text = run.wait_for("epoch 4", |t| t.contains(&done)).await;
+    let elapsed = started.elapsed();
+    assert!(head.young_served.load(Ordering::SeqCst));
+    // The event comes about 1 s after the first (young) head read; the next poll would be at 60 s.
+    assert!(
+        elapsed < Duration::from_secs(15),
+        "judged after {elapsed:?}"
+    );
+    assert_matches_spec(&text, chain, scenario);
+    assert_eq!(
+        value(
+            &text,
+            &format!(r#"valwatch_ethereum_event_stream_up{{chain="{chain}"}}"#)
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!(r#"valwatch_watcher_errors_total{{chain="{chain}",kind="events"}}"#)
+        ),
+        None,
+        "{text}"
+    );
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn without_the_events_endpoint_polling_goes_on() {
+    let scenario = "fulu_chaos";
+    let head = Arc::new(HeadSwitch::default());
+    head.young.store(true, Ordering::SeqCst);
+    // A node answering 404 for /eth/v1/events; the head moves a second after it was first read.
+    let url = start_node_with(scenario, Behaviour::Normal, head.clone()).await;
+    let chain = "eth-no-events";
+    let run = Running::start(config(chain, vec![url], &pubkeys(scenario)), None);
+    let mover = head.clone();
+    tokio::spawn(async move {
+        while !mover.young_served.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        mover.young.store(false, Ordering::SeqCst);
+    });
+    let done = format!(r#"valwatch_ethereum_last_analysed_epoch{{chain="{chain}"}} 4"#);
+    let errors = format!(r#"valwatch_watcher_errors_total{{chain="{chain}",kind="events"}}"#);
+    let text = run
+        .wait_for("epoch 4 and an events error", |t| {
+            t.contains(&done) && value(t, &errors).is_some_and(|v| v >= 1.0)
+        })
+        .await;
+    assert_matches_spec(&text, chain, scenario);
+    assert_eq!(
+        value(
+            &text,
+            &format!(r#"valwatch_ethereum_event_stream_up{{chain="{chain}"}}"#)
+        ),
+        Some(0.0),
+        "{text}"
+    );
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn events_false_opens_no_stream() {
+    let scenario = "fulu_offline";
+    let url = start_node(scenario, Behaviour::Events).await;
+    let chain = "eth-events-off";
+    let mut config = config(chain, vec![url], &pubkeys(scenario));
+    config.events = false;
+    let run = Running::start(config, None);
+    let done = format!(r#"valwatch_ethereum_last_analysed_epoch{{chain="{chain}"}} 4"#);
+    let text = run.wait_for("epoch 4", |t| t.contains(&done)).await;
+    assert!(
+        !text.contains("valwatch_ethereum_event_stream_up{"),
+        "{text}"
+    );
     run.stop().await;
 }
