@@ -57,6 +57,15 @@ pub struct CosmosConfig {
     /// valcons) or consensus public key.
     #[serde(default)]
     pub consumer_keys: BTreeMap<String, String>,
+    /// Subscribe to CometBFT `NewBlock` events over `<rpc>/websocket` to wake the poll loop as
+    /// soon as a block is made (heights are still fetched over HTTP). Default true; polling
+    /// alone when false or when no endpoint accepts the subscription.
+    #[serde(default = "default_subscribe")]
+    pub subscribe: bool,
+}
+
+fn default_subscribe() -> bool {
+    true
 }
 
 fn default_compat() -> String {
@@ -91,6 +100,7 @@ impl CosmosConfig {
             sdk_refresh_seconds: default_sdk_refresh(),
             request_timeout_seconds: default_request_timeout(),
             consumer_keys: BTreeMap::new(),
+            subscribe: default_subscribe(),
         }
     }
 
@@ -182,6 +192,7 @@ mod tests {
         let config = parse("").expect("parses");
         assert_eq!(config, CosmosConfig::new("hub", config.rpc.clone()));
         assert_eq!(config.backfill_blocks, 1000);
+        assert!(config.subscribe);
         assert_eq!(config.compat_mode(), Ok(None));
         config.validate().expect("valid");
     }
@@ -201,6 +212,11 @@ mod tests {
             let problem = parse(extra).expect("parses").validate().expect_err(extra);
             assert_eq!(problem.key, key, "{extra}: {problem}");
         }
+        assert!(!parse("subscribe = false").expect("parses").subscribe);
+        assert!(
+            parse("subscribe = \"yes\"").is_err(),
+            "subscribe is a boolean"
+        );
         assert!(
             parse("unknown_key = 1").is_err(),
             "unknown keys are refused"

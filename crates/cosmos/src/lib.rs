@@ -8,6 +8,7 @@
 //! - [`address`]: consensus addresses from public keys, hex and bech32.
 //! - [`keys`]: configured validator keys resolved to hex consensus addresses.
 //! - [`follow`]: the pure rules of the live watcher (resume, records, stall, own window).
+//! - [`newblock`]: the CometBFT `NewBlock` websocket subscription that wakes the watcher early.
 //! - [`analyze`]: the one-shot analysis of a range of heights.
 //! - The configuration of one chain ([`CosmosConfig`]) and its watcher ([`watcher()`]).
 
@@ -17,6 +18,7 @@ pub mod config;
 pub mod follow;
 pub mod height;
 pub mod keys;
+pub mod newblock;
 pub mod rpc;
 pub mod sdk;
 pub mod watcher;

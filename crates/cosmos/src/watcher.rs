@@ -12,6 +12,9 @@
 //! chain that makes no block is reported as stalled, and nothing is recorded for heights that
 //! do not exist.
 //!
+//! Between cycles the loop sleeps `poll_interval`, or less when a CometBFT `NewBlock` event
+//! arrives on the websocket subscription ([`crate::newblock`], `subscribe = true`): a trigger only.
+//!
 //! The rules (what a verdict means per validator, resuming, stall detection) live in
 //! [`crate::follow`] and [`crate::keys`]; this module is the I/O around them.
 
@@ -34,6 +37,7 @@ use crate::config::CosmosConfig;
 use crate::follow::{self, BlockTime, HeightIds, MissLog, Stall, Watched};
 use crate::height::{self, HeightError, HeightInput, SetMember};
 use crate::keys::{self, OperatorAddresses, Resolved};
+use crate::newblock::{self, Subscription};
 use crate::rpc::{
     self, BlockInfo, CompatMode, NodeStatus, RpcClient, RpcError, RpcErrorKind, RpcPool,
 };
@@ -101,6 +105,7 @@ struct Handles {
     window: FloatGauge,
     min_signed: FloatGauge,
     proposals_open: FloatGauge,
+    newblock_up: FloatGauge,
     heights_skipped: Counter,
     endpoint_height: GaugeFamily,
     endpoint_catching_up: GaugeFamily,
@@ -348,6 +353,10 @@ impl CosmosWatcher {
             proposals_open: chain(
                 "cosmos_proposals_in_voting_period",
                 "x/gov proposals currently in voting period.",
+            )?,
+            newblock_up: chain(
+                "cosmos_newblock_subscription_up",
+                "1 while a CometBFT NewBlock websocket subscription wakes the poll loop, else 0 (heights are polled either way).",
             )?,
             heights_skipped: metrics.counter(
                 "cosmos_heights_skipped",
@@ -1287,6 +1296,21 @@ impl ChainWatcher for CosmosWatcher {
             let Some(handles) = self.handles.clone() else {
                 return Err(WatchError::Fatal("run called before register".into()));
             };
+            handles.newblock_up.set(0.0);
+            // A trigger only: every height is still fetched over HTTP by `cycle`.
+            let subscription = self.config.subscribe.then(|| {
+                Subscription::start(
+                    ctx.tracker.chain().to_string(),
+                    self.pool
+                        .clients()
+                        .iter()
+                        .map(|c| c.endpoint().clone())
+                        .collect(),
+                    self.config.request_timeout(),
+                    handles.newblock_up.clone(),
+                    ctx.cancel.clone(),
+                )
+            });
             loop {
                 let (answered, behind) = self.cycle(ctx, &handles).await;
                 if answered {
@@ -1297,9 +1321,21 @@ impl ChainWatcher for CosmosWatcher {
                 } else {
                     self.poll_interval()
                 };
+                if let Some(subscription) = &subscription {
+                    subscription.set_silence_limit(newblock::silence_limit(
+                        self.follow.block_time.seconds(),
+                    ));
+                }
+                let woken = async {
+                    match &subscription {
+                        Some(subscription) => subscription.wake.notified().await,
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     _ = ctx.cancel.cancelled() => return Ok(()),
                     _ = tokio::time::sleep(pause) => {}
+                    _ = woken => {}
                 }
             }
         }

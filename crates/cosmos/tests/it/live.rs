@@ -597,3 +597,56 @@ async fn a_commit_that_does_not_match_the_set_is_retried_never_a_miss() {
     }
     run.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_block_event_wakes_the_watcher_long_before_its_poll_interval() {
+    let chain = Arc::new(Mutex::new(Chain::new(vals(), all_sign(4))));
+    chain.lock().expect("chain").produce(5);
+    let server = Server::start_with_websocket(chain.clone()).await;
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut config = config(vec![server.url.clone()], LabelMap::new());
+    config.poll_interval_seconds = Some(30);
+    let running = Running::start(config, state.path());
+    running.wait_judged(4).await;
+    let up = ("chain", "t");
+    wait_until("subscription up", WAIT, || {
+        running.value("valwatch_cosmos_newblock_subscription_up", &[up]) == 1.0
+    })
+    .await;
+    for next in 6..=7u64 {
+        chain.lock().expect("chain").produce(1);
+        let started = std::time::Instant::now();
+        assert_eq!(server.push_new_block(next), 1, "one subscriber");
+        // Height next-1 is judged once block `next` exists: woken, not after 30 s of polling.
+        wait_until(
+            &format!("height {} judged after the event", next - 1),
+            Duration::from_secs(5),
+            || running.last_judged() >= next - 1,
+        )
+        .await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_without_websocket_leaves_polling_working() {
+    let chain = Arc::new(Mutex::new(Chain::new(vals(), all_sign(4))));
+    chain.lock().expect("chain").produce(5);
+    let server = Server::start(chain.clone()).await;
+    let state = tempfile::tempdir().expect("tempdir");
+    let config = config(vec![server.url.clone()], LabelMap::new());
+    assert!(config.subscribe, "subscribing is the default");
+    let running = Running::start(config, state.path());
+    running.wait_judged(4).await;
+    chain.lock().expect("chain").produce(3);
+    running.wait_judged(7).await;
+    assert_eq!(
+        running.value(
+            "valwatch_cosmos_newblock_subscription_up",
+            &[("chain", "t")]
+        ),
+        0.0
+    );
+    running.stop().await;
+}

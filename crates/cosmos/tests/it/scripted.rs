@@ -13,14 +13,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::extract::State;
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use cosmos_sdk_proto::Any;
 use cosmos_sdk_proto::cosmos::base::query::v1beta1::PageResponse;
 use cosmos_sdk_proto::cosmos::{crypto, gov, slashing, staking, upgrade};
 use cosmos_sdk_proto::prost::Message;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
 use valwatch_cosmos::address::{self, Address, KeyKind};
 use valwatch_cosmos::height::Flag;
 
@@ -403,28 +406,59 @@ pub struct Server {
     /// Base URL.
     pub url: String,
     mode: Arc<Mutex<Mode>>,
+    events: Option<broadcast::Sender<String>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
-    /// Starts an endpoint on a free port of 127.0.0.1.
+    /// Starts an endpoint on a free port of 127.0.0.1 (no `/websocket`).
     pub async fn start(chain: Arc<Mutex<Chain>>) -> Server {
+        Server::start_inner(chain, false).await
+    }
+
+    /// Starts an endpoint that also serves CometBFT's `/websocket`: it acknowledges a
+    /// `subscribe` request and then forwards what [`Server::push_new_block`] sends.
+    pub async fn start_with_websocket(chain: Arc<Mutex<Chain>>) -> Server {
+        Server::start_inner(chain, true).await
+    }
+
+    async fn start_inner(chain: Arc<Mutex<Chain>>, websocket: bool) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
         let mode = Arc::new(Mutex::new(Mode::Healthy));
-        let app = Router::new()
+        let events = websocket.then(|| broadcast::channel(16).0);
+        let mut app = Router::new()
             .fallback(answer)
             .with_state((chain, mode.clone()));
+        if let Some(events) = &events {
+            app = Router::new()
+                .route("/websocket", get(websocket_upgrade))
+                .with_state(events.clone())
+                .merge(app);
+        }
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         Server {
             url: format!("http://{addr}"),
             mode,
+            events,
             task,
         }
+    }
+
+    /// Pushes the recorded NewBlock event, with `height`, to every subscriber; returns how many
+    /// connections received it.
+    pub fn push_new_block(&self, height: u64) -> usize {
+        let mut event = template("cometbft-kvstore/v0_38/subscribe_newblock_0.json");
+        event["result"]["data"]["value"]["block"]["header"]["height"] = json!(height.to_string());
+        self.events
+            .as_ref()
+            .expect("started with a websocket")
+            .send(event.to_string())
+            .unwrap_or(0)
     }
 
     /// Changes the behaviour.
@@ -436,6 +470,43 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+async fn websocket_upgrade(
+    State(events): State<broadcast::Sender<String>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let events = events.subscribe();
+    upgrade.on_upgrade(move |socket| serve_websocket(socket, events))
+}
+
+/// Waits for the subscribe request, acknowledges it as CometBFT does, then forwards events.
+async fn serve_websocket(mut socket: WebSocket, mut events: broadcast::Receiver<String>) {
+    loop {
+        match socket.recv().await {
+            Some(Ok(WsMessage::Text(text))) => {
+                let request: Value = serde_json::from_str(text.as_str()).expect("JSON request");
+                assert_eq!(request["method"], "subscribe");
+                assert_eq!(request["params"]["query"], "tm.event='NewBlock'");
+                let ack = json!({"jsonrpc": "2.0", "id": request["id"], "result": {}});
+                if socket
+                    .send(WsMessage::Text(ack.to_string().into()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                break;
+            }
+            Some(Ok(_)) => {}
+            _ => return,
+        }
+    }
+    while let Ok(event) = events.recv().await {
+        if socket.send(WsMessage::Text(event.into())).await.is_err() {
+            return;
+        }
     }
 }
 
