@@ -173,7 +173,7 @@ pub async fn analyze(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::height::{CommitVote, Flag};
+    use crate::height::Flag;
 
     fn member(n: u8) -> SetMember {
         SetMember {
@@ -183,23 +183,7 @@ mod tests {
     }
 
     fn verdict(h: u64, set: &[SetMember], flags: &[Flag], proposer: u8) -> HeightVerdict {
-        let votes: Vec<CommitVote> = set
-            .iter()
-            .zip(flags)
-            .map(|(m, &flag)| CommitVote {
-                flag,
-                address: (flag != Flag::Absent).then_some(m.address),
-            })
-            .collect();
-        height::judge(&HeightInput {
-            height: h,
-            set,
-            commit_height: h,
-            votes: &votes,
-            proposer: [proposer; 20],
-            tx_count: 1,
-        })
-        .expect("consistent")
+        height::verdict_for_tests(h, set, flags, proposer, 1)
     }
 
     #[test]

@@ -302,7 +302,7 @@ pub fn unix_seconds(rfc3339: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::height::{self, CommitVote, Flag, HeightInput};
+    use crate::height::{self, Flag};
     use valwatch_core::{ChainTracker, LabelMap, Metrics, SeriesPolicy};
 
     #[test]
@@ -386,23 +386,7 @@ mod tests {
         proposer: u8,
         txs: usize,
     ) -> HeightVerdict {
-        let votes: Vec<CommitVote> = set
-            .iter()
-            .zip(flags)
-            .map(|(m, &flag)| CommitVote {
-                flag,
-                address: (flag != Flag::Absent).then_some(m.address),
-            })
-            .collect();
-        height::judge(&HeightInput {
-            height: h,
-            set,
-            commit_height: h,
-            votes: &votes,
-            proposer: [proposer; 20],
-            tx_count: txs,
-        })
-        .expect("consistent")
+        height::verdict_for_tests(h, set, flags, proposer, txs)
     }
 
     fn tracker(keys: &[Address]) -> (Metrics, ChainTracker, HeightIds) {

@@ -203,6 +203,34 @@ pub fn judge(input: &HeightInput<'_>) -> Result<HeightVerdict, HeightError> {
     })
 }
 
+/// Verdicts built from one flag per set member, for tests of the modules that consume them.
+#[cfg(test)]
+pub(crate) fn verdict_for_tests(
+    height: u64,
+    set: &[SetMember],
+    flags: &[Flag],
+    proposer: u8,
+    tx_count: usize,
+) -> HeightVerdict {
+    let votes: Vec<CommitVote> = set
+        .iter()
+        .zip(flags)
+        .map(|(member, &flag)| CommitVote {
+            flag,
+            address: (flag != Flag::Absent).then_some(member.address),
+        })
+        .collect();
+    judge(&HeightInput {
+        height,
+        set,
+        commit_height: height,
+        votes: &votes,
+        proposer: [proposer; 20],
+        tx_count,
+    })
+    .expect("consistent test input")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

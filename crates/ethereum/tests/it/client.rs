@@ -64,24 +64,12 @@ async fn start(name: &str) -> String {
     let dir = fixture(&format!("spec/{name}"));
     assert!(dir.is_dir(), "missing fixture {}", dir.display());
     let app = axum::Router::new().fallback(serve_fixture).with_state(dir);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{address}")
+    crate::common::serve_on_loopback(app).await
 }
 
-/// A URL nobody listens on (a port bound then released), with a key in its path.
+/// A URL nobody listens on, with a key in its path.
 async fn dead_url() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    drop(listener);
-    format!("http://{address}/secret-api-key")
+    crate::common::dead_url("/secret-api-key").await
 }
 
 fn client(urls: &[String], max: usize) -> BeaconClient {

@@ -5,57 +5,13 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
 use valwatch_ethereum::analysis::{EpochData, analyse_epoch, judge_proposals, judge_sync};
 use valwatch_ethereum::beacon::{
     Block, ChainSpec, decode_block, decode_committees, decode_header, decode_proposer_duties,
     decode_sync_committee,
 };
 
-use crate::common::{fixture, read};
-
-#[derive(Deserialize)]
-struct Expected {
-    epoch: u64,
-    slots_per_epoch: u64,
-    attestations: Vec<ExpectedAttestation>,
-    proposals: Vec<ExpectedProposal>,
-    sync: Vec<ExpectedSync>,
-}
-
-#[derive(Deserialize)]
-struct ExpectedAttestation {
-    index: u64,
-    committee_slot: u64,
-    committee_index: u64,
-    source_timely: bool,
-    target_timely: bool,
-    head_timely: bool,
-    included: bool,
-    inclusion_slot: Option<u64>,
-    inclusion_delay: Option<u64>,
-    inclusions: Vec<Inclusion>,
-}
-
-#[derive(Deserialize)]
-struct Inclusion {
-    vote: String,
-}
-
-#[derive(Deserialize)]
-struct ExpectedProposal {
-    slot: u64,
-    proposer_index: u64,
-    proposed: bool,
-}
-
-#[derive(Deserialize)]
-struct ExpectedSync {
-    slot: u64,
-    block_present: bool,
-    signed: Option<Vec<u64>>,
-    not_signed: Option<Vec<u64>>,
-}
+use crate::common::{Expected, fixture, read};
 
 fn scenario_dirs() -> Vec<std::path::PathBuf> {
     let root = fixture("spec");

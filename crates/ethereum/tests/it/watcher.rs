@@ -23,7 +23,7 @@ use valwatch_core::{
 };
 use valwatch_ethereum::EthereumConfig;
 
-use crate::common::{fixture, read};
+use crate::common::{Expected, fixture, read};
 
 /// Slot of the synthesised head.
 const HEAD_SLOT: u64 = 49;
@@ -281,23 +281,11 @@ async fn start_node_with(scenario: &str, behaviour: Behaviour, head: Arc<HeadSwi
         behaviour,
         head,
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{address}")
+    crate::common::serve_on_loopback(app).await
 }
 
 async fn dead_url() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    drop(listener);
-    format!("http://{address}")
+    crate::common::dead_url("").await
 }
 
 struct Running {
@@ -386,43 +374,6 @@ fn config(name: &str, urls: Vec<String>, keys: &[String]) -> EthereumConfig {
         keys.iter().skip(1).step_by(2).cloned().collect(),
     );
     config
-}
-
-#[derive(Deserialize)]
-struct Expected {
-    attestations: Vec<ExpectedAttestation>,
-    proposals: Vec<ExpectedProposal>,
-    sync: Vec<ExpectedSync>,
-}
-
-#[derive(Deserialize)]
-struct ExpectedAttestation {
-    index: u64,
-    source_timely: bool,
-    target_timely: bool,
-    head_timely: bool,
-    included: bool,
-    inclusions: Vec<Inclusion>,
-}
-
-#[derive(Deserialize)]
-struct Inclusion {
-    vote: String,
-}
-
-#[derive(Deserialize)]
-struct ExpectedProposal {
-    slot: u64,
-    proposer_index: u64,
-    proposed: bool,
-}
-
-#[derive(Deserialize)]
-struct ExpectedSync {
-    slot: u64,
-    block_present: bool,
-    signed: Option<Vec<u64>>,
-    not_signed: Option<Vec<u64>>,
 }
 
 /// Per validator index, what the spec says the watcher must count for epoch 4.
