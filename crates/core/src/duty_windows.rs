@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::window::{MissWindow, RecordOutcome, WindowStats, WindowTable};
+use crate::window::{MissWindow, RecordOutcome, WindowPartsRef, WindowStats, WindowTable};
 
 /// Windows of one duty, indexed by validator id.
 #[derive(Debug, Clone)]
@@ -123,6 +123,15 @@ impl DutyWindows {
                 }
             }
         }
+    }
+
+    /// The parts of validator `index`'s window, borrowed; `None` when nothing is known.
+    pub fn parts(&self, index: u32) -> Option<WindowPartsRef<'_>> {
+        let parts = match self {
+            DutyWindows::Dense(table) => table.parts_ref(index as usize),
+            DutyWindows::Sparse { windows, .. } => windows.get(&index)?.parts_ref(),
+        };
+        parts.newest.map(|_| parts)
     }
 
     /// Ids of the validators whose window knows something, with their counts, ascending for

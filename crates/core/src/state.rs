@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::window::{MissWindow, WindowParts};
+use crate::window::{MissWindow, WindowParts, WindowPartsRef};
 
 const MAGIC: &[u8; 8] = b"VALWATCH";
 /// Version of the snapshot encoding; a file of another version is refused.
@@ -146,17 +146,21 @@ impl StateStore {
 
     /// Writes `snapshot` atomically.
     pub fn save(&self, snapshot: &ChainSnapshot) -> Result<(), StateError> {
-        let path = self.path(&snapshot.family, &snapshot.chain);
+        self.save_encoded(&snapshot.family, &snapshot.chain, &encode(snapshot))
+    }
+
+    /// Writes an encoded snapshot (see [`SnapshotEncoder`]) of `family`/`chain` atomically.
+    pub fn save_encoded(&self, family: &str, chain: &str, bytes: &[u8]) -> Result<(), StateError> {
+        let path = self.path(family, chain);
         let io = |source| StateError::Io {
             path: path.clone(),
             source,
         };
         fs::create_dir_all(&self.dir).map_err(io)?;
-        let bytes = encode(snapshot);
         let tmp = path.with_extension("state.tmp");
         {
             let mut file = File::create(&tmp).map_err(io)?;
-            file.write_all(&bytes).map_err(io)?;
+            file.write_all(bytes).map_err(io)?;
             file.sync_all().map_err(io)?;
         }
         fs::rename(&tmp, &path).map_err(io)?;
@@ -214,50 +218,145 @@ impl StateStore {
     }
 }
 
+/// Bytes before the body: magic, format version, SHA-256 of the body, body length.
+const HEADER_LEN: usize = 52;
+
+/// Writes the file format piece by piece into one buffer, so a tracker can encode its state
+/// straight from its own tables: no copy of every window, no second copy of the body.
+pub struct SnapshotEncoder {
+    out: Writer,
+}
+
+/// A count written before the items it counts, filled in when they are done.
+#[derive(Debug)]
+pub struct CountMark {
+    at: usize,
+    count: u64,
+}
+
+impl SnapshotEncoder {
+    /// Starts a snapshot of chain `chain` of family `family`.
+    pub fn new(
+        family: &str,
+        chain: &str,
+        identity: Option<&str>,
+        checkpoint: Option<u64>,
+        extra: &serde_json::Value,
+    ) -> Self {
+        let mut out = Writer(Vec::with_capacity(64 * 1024));
+        out.0.resize(HEADER_LEN, 0);
+        out.str(family);
+        out.str(chain);
+        out.opt_str(identity);
+        out.opt_u64(checkpoint);
+        out.str(&extra.to_string());
+        SnapshotEncoder { out }
+    }
+
+    /// Makes room for `bytes` more bytes at once, so a large snapshot is not built by
+    /// repeated doubling (which briefly holds the old and the new buffer).
+    pub fn reserve(&mut self, bytes: usize) {
+        self.out.0.reserve(bytes);
+    }
+
+    /// The encoded size of one window entry.
+    pub fn window_size(key: &str, parts: &WindowPartsRef<'_>) -> usize {
+        8 + key.len() + 4 + 9 + 8 + 8 + 16 * parts.gaps.len() + 8 * parts.words.len()
+    }
+
+    /// Starts a list (of duties, of a duty's windows, of counters).
+    pub fn begin_list(&mut self) -> CountMark {
+        let at = self.out.0.len();
+        self.out.u64(0);
+        CountMark { at, count: 0 }
+    }
+
+    /// Ends a list: writes the number of items added to it.
+    pub fn end_list(&mut self, mark: CountMark) {
+        self.out.0[mark.at..mark.at + 8].copy_from_slice(&mark.count.to_le_bytes());
+    }
+
+    /// Adds a duty named `name`; its windows follow, in a list of their own.
+    pub fn duty(&mut self, duties: &mut CountMark, name: &str) -> CountMark {
+        duties.count += 1;
+        self.out.str(name);
+        self.begin_list()
+    }
+
+    /// Adds validator `key`'s window to a duty's list.
+    pub fn window(&mut self, windows: &mut CountMark, key: &str, parts: WindowPartsRef<'_>) {
+        windows.count += 1;
+        let out = &mut self.out;
+        out.str(key);
+        out.u32(parts.len);
+        out.opt_u64(parts.newest);
+        out.u64(parts.oldest);
+        out.u64(parts.gaps.len() as u64);
+        for gap in parts.gaps {
+            out.u64(gap.start);
+            out.u64(gap.end);
+        }
+        for word in parts.words {
+            out.u64(*word);
+        }
+    }
+
+    /// Adds a counter with its series values to the counters' list.
+    pub fn counter<'a>(
+        &mut self,
+        counters: &mut CountMark,
+        name: &str,
+        values: impl IntoIterator<Item = (&'a str, u64)>,
+    ) {
+        counters.count += 1;
+        self.out.str(name);
+        let mut list = self.begin_list();
+        for (id, value) in values {
+            list.count += 1;
+            self.out.str(id);
+            self.out.u64(value);
+        }
+        self.end_list(list);
+    }
+
+    /// The finished file: header filled in over the body.
+    pub fn finish(self) -> Vec<u8> {
+        let mut out = self.out.0;
+        let body_len = (out.len() - HEADER_LEN) as u64;
+        let digest = Sha256::digest(&out[HEADER_LEN..]);
+        out[..8].copy_from_slice(MAGIC);
+        out[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out[12..44].copy_from_slice(&digest);
+        out[44..52].copy_from_slice(&body_len.to_le_bytes());
+        out
+    }
+}
+
 /// Encodes a snapshot into the file format.
 pub fn encode(snapshot: &ChainSnapshot) -> Vec<u8> {
-    let mut body = Writer::default();
-    body.str(&snapshot.family);
-    body.str(&snapshot.chain);
-    body.opt_str(snapshot.identity.as_deref());
-    body.opt_u64(snapshot.checkpoint);
-    body.str(&snapshot.extra.to_string());
-    body.u64(snapshot.duties.len() as u64);
+    let mut encoder = SnapshotEncoder::new(
+        &snapshot.family,
+        &snapshot.chain,
+        snapshot.identity.as_deref(),
+        snapshot.checkpoint,
+        &snapshot.extra,
+    );
+    let mut duties = encoder.begin_list();
     for duty in &snapshot.duties {
-        body.str(&duty.name);
-        body.u64(duty.windows.len() as u64);
+        let mut windows = encoder.duty(&mut duties, &duty.name);
         for (key, window) in &duty.windows {
-            body.str(key);
-            let parts = window.to_parts();
-            body.u32(parts.len);
-            body.opt_u64(parts.newest);
-            body.u64(parts.oldest);
-            body.u64(parts.gaps.len() as u64);
-            for gap in &parts.gaps {
-                body.u64(gap.start);
-                body.u64(gap.end);
-            }
-            for word in &parts.words {
-                body.u64(*word);
-            }
+            encoder.window(&mut windows, key, window.parts_ref());
         }
+        encoder.end_list(windows);
     }
-    body.u64(snapshot.counters.len() as u64);
+    encoder.end_list(duties);
+    let mut counters = encoder.begin_list();
     for counter in &snapshot.counters {
-        body.str(&counter.name);
-        body.u64(counter.values.len() as u64);
-        for (id, value) in &counter.values {
-            body.str(id);
-            body.u64(*value);
-        }
+        let values = counter.values.iter().map(|(id, v)| (id.as_str(), *v));
+        encoder.counter(&mut counters, &counter.name, values);
     }
-    let mut out = Vec::with_capacity(body.0.len() + 52);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&Sha256::digest(&body.0));
-    out.extend_from_slice(&(body.0.len() as u64).to_le_bytes());
-    out.extend_from_slice(&body.0);
-    out
+    encoder.end_list(counters);
+    encoder.finish()
 }
 
 /// Decodes the file format; `path` only names the file in errors.
@@ -266,7 +365,7 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<ChainSnapshot, StateError> {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };
-    if bytes.len() < 52 || &bytes[..8] != MAGIC {
+    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
         return Err(corrupt("not a valwatch state file"));
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().map_err(|_| corrupt("header"))?);
@@ -278,7 +377,7 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<ChainSnapshot, StateError> {
     }
     let checksum = &bytes[12..44];
     let len = u64::from_le_bytes(bytes[44..52].try_into().map_err(|_| corrupt("header"))?);
-    let body = &bytes[52..];
+    let body = &bytes[HEADER_LEN..];
     if body.len() as u64 != len {
         return Err(corrupt("truncated"));
     }

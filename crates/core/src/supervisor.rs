@@ -212,9 +212,13 @@ fn state_counter(
 
 async fn save_all(store: &StateStore, trackers: &[Arc<ChainTracker>]) {
     for tracker in trackers {
-        let snapshot = tracker.snapshot();
+        let encoder = tracker.clone();
         let store = store.clone();
-        let saved = tokio::task::spawn_blocking(move || store.save(&snapshot)).await;
+        let saved = tokio::task::spawn_blocking(move || {
+            let bytes = encoder.snapshot_bytes();
+            store.save_encoded(encoder.family(), encoder.chain(), &bytes)
+        })
+        .await;
         let chain = tracker.chain();
         match saved {
             Ok(Ok(())) => {

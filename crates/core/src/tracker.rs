@@ -20,7 +20,7 @@ use crate::labels::{ValidatorId, ValidatorSet};
 use crate::metrics::{
     ChainMetrics, CounterFamily, FloatGauge, GaugeFamily, LabelPairs, MetricsError,
 };
-use crate::state::{ChainSnapshot, CounterSnapshot, DutySnapshot};
+use crate::state::{ChainSnapshot, CounterSnapshot, DutySnapshot, SnapshotEncoder};
 use crate::window::{MissWindow, RecordOutcome, WindowStats};
 
 /// How a duty gauge's value is read off a validator's window counts.
@@ -254,6 +254,25 @@ fn publish_gauge<I: Iterator<Item = (u32, f64)>>(
     for (id, series) in set.own_series_ids().iter().zip(&gauge.own) {
         series.set(own_value(*id));
     }
+}
+
+/// A counter's non-zero series values, keyed `group:<name>` or `validator:<key>`.
+fn counter_values(set: &ValidatorSet, counter: &GroupedCounter) -> Vec<(String, u64)> {
+    (0..set.group_count())
+        .map(|g| {
+            (
+                format!("group:{}", set.group_name(g as u16)),
+                counter.groups[g].get(),
+            )
+        })
+        .chain(
+            set.own_series_ids()
+                .iter()
+                .zip(&counter.own)
+                .map(|(id, series)| (format!("validator:{}", set.key(*id)), series.get())),
+        )
+        .filter(|(_, value)| *value > 0)
+        .collect()
 }
 
 impl ChainTracker {
@@ -654,18 +673,7 @@ impl ChainTracker {
             .iter()
             .map(|counter| CounterSnapshot {
                 name: counter.name.clone(),
-                values: (0..state.set.group_count())
-                    .map(|g| {
-                        (
-                            format!("group:{}", state.set.group_name(g as u16)),
-                            counter.groups[g].get(),
-                        )
-                    })
-                    .chain(state.set.own_series_ids().iter().zip(&counter.own).map(
-                        |(id, series)| (format!("validator:{}", state.set.key(*id)), series.get()),
-                    ))
-                    .filter(|(_, value)| *value > 0)
-                    .collect(),
+                values: counter_values(&state.set, counter),
             })
             .collect();
         ChainSnapshot {
@@ -677,6 +685,50 @@ impl ChainTracker {
             duties,
             counters,
         }
+    }
+
+    /// The same as [`ChainTracker::snapshot`], already in the state file format, encoded
+    /// straight from the tracker's tables: no per-validator copy is made, which matters with a
+    /// million watched keys. This is what the supervisor saves.
+    pub fn snapshot_bytes(&self) -> Vec<u8> {
+        let state = self.lock();
+        let mut encoder = SnapshotEncoder::new(
+            &self.family,
+            self.chain(),
+            state.identity.as_deref(),
+            state.checkpoint,
+            &state.extra,
+        );
+        let window_bytes: usize = state
+            .duties
+            .iter()
+            .flat_map(|duty| {
+                duty.table.known().filter_map(|(id, _)| {
+                    let parts = duty.table.parts(id)?;
+                    Some(SnapshotEncoder::window_size(state.set.key(id), &parts))
+                })
+            })
+            .sum();
+        encoder.reserve(window_bytes);
+        let mut duties = encoder.begin_list();
+        for duty in &state.duties {
+            let mut windows = encoder.duty(&mut duties, &duty.name);
+            for (id, _) in duty.table.known() {
+                if let Some(parts) = duty.table.parts(id) {
+                    encoder.window(&mut windows, state.set.key(id), parts);
+                }
+            }
+            encoder.end_list(windows);
+        }
+        encoder.end_list(duties);
+        let mut counters = encoder.begin_list();
+        for counter in &state.counters {
+            let values = counter_values(&state.set, counter);
+            let values = values.iter().map(|(id, value)| (id.as_str(), *value));
+            encoder.counter(&mut counters, &counter.name, values);
+        }
+        encoder.end_list(counters);
+        encoder.finish()
     }
 
     /// Takes back a snapshot saved earlier. Call it before registering duties and counters,
@@ -982,6 +1034,32 @@ mod tests {
         assert!(!restored.confirm_identity("chain-b"));
         assert_eq!(restored.checkpoint().0, None);
         assert_eq!(restored.update().recorded(duty, 0, 5), None);
+    }
+
+    #[test]
+    fn encoded_snapshot_equals_the_encoding_of_the_snapshot() {
+        let tracker = ChainTracker::new("test", Metrics::new().for_chain("dev"));
+        tracker.set_validators(set(&[("s1", &["a", "b", "c"])], 2));
+        let dense = tracker.duty("block", 70).expect("duty");
+        let sparse = tracker.sparse_duty("proposal", 16).expect("duty");
+        let counter = tracker
+            .counter("proposals", "Blocks proposed.", &[])
+            .expect("counter");
+        {
+            let mut update = tracker.update();
+            for unit in [3, 5, 9, 80] {
+                update.record(dense, 0, unit, unit % 2 == 1);
+                update.record(dense, 2, unit + 1, false);
+            }
+            update.record(sparse, 1, 7, true);
+            update.count(counter, 1, 3);
+            update.set_checkpoint(80, serde_json::json!({"k": 1}));
+        }
+        tracker.confirm_identity("chain-a");
+        let bytes = tracker.snapshot_bytes();
+        assert_eq!(bytes, crate::state::encode(&tracker.snapshot()));
+        let decoded = crate::state::decode(&bytes, std::path::Path::new("x")).expect("decodes");
+        assert_eq!(decoded, tracker.snapshot());
     }
 
     #[test]

@@ -499,6 +499,47 @@ pub struct WindowParts {
     pub words: Vec<u64>,
 }
 
+/// The raw parts of a window, borrowed: what persistence writes, without copying the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowPartsRef<'a> {
+    /// Window length.
+    pub len: u32,
+    /// Newest unit, `None` for an empty window.
+    pub newest: Option<u64>,
+    /// Oldest recorded unit.
+    pub oldest: u64,
+    /// Unknown ranges inside `[oldest, newest]`.
+    pub gaps: &'a [Range<u64>],
+    /// The missed bitmap.
+    pub words: &'a [u64],
+}
+
+impl<'a> View<'a> {
+    fn parts(self) -> WindowPartsRef<'a> {
+        WindowPartsRef {
+            len: self.len,
+            newest: (!self.header.is_empty()).then_some(self.header.newest),
+            oldest: self.header.oldest,
+            gaps: self.header.gaps.as_deref().map_or(&[], |g| g.as_slice()),
+            words: self.words,
+        }
+    }
+}
+
+impl MissWindow {
+    /// The window's parts, borrowed.
+    pub fn parts_ref(&self) -> WindowPartsRef<'_> {
+        self.view().parts()
+    }
+}
+
+impl WindowTable {
+    /// The parts of window `index`, borrowed.
+    pub fn parts_ref(&self, index: usize) -> WindowPartsRef<'_> {
+        self.view(index).parts()
+    }
+}
+
 /// Why stored window parts were refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("inconsistent window data: {0}")]
@@ -507,12 +548,13 @@ pub struct WindowPartsError(&'static str);
 impl MissWindow {
     /// Splits the window into plain parts.
     pub fn to_parts(&self) -> WindowParts {
+        let parts = self.parts_ref();
         WindowParts {
-            len: self.len,
-            newest: self.newest(),
-            oldest: self.header.oldest,
-            gaps: self.view().gaps().to_vec(),
-            words: self.words.to_vec(),
+            len: parts.len,
+            newest: parts.newest,
+            oldest: parts.oldest,
+            gaps: parts.gaps.to_vec(),
+            words: parts.words.to_vec(),
         }
     }
 
