@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh            # everything, a few minutes on 2 cores
 #   E2E_RUNS=5 scripts/bench.sh # more end-to-end repetitions (median reported)
+#   BENCH_ONLY=exporter scripts/bench.sh  # only the exporter's memory and time (about 1 min)
 #
 # Respects CARGO_TARGET_DIR (default: ./target). Needs /usr/bin/time (GNU time) for the
 # end-to-end figures.
@@ -24,6 +25,8 @@ log() { echo "bench.sh: $*" >&2; }
 
 log "building (release)"
 cargo build --release --quiet -p valwatch -p valwatch-benches --bins >&2
+ONLY="${BENCH_ONLY:-all}"
+if [ "$ONLY" = all ]; then
 log "criterion benches (ethereum, cosmos, metrics)"
 cargo bench --quiet -p valwatch-benches --bench ethereum --bench cosmos --bench metrics \
     -- --noplot >&2
@@ -58,7 +61,9 @@ read -r a _ _ < <(estimate epoch/analyse_extract_all)
 read -r b _ _ < <(estimate epoch/baseline_sum)
 awk -v a="$a" -v b="$b" 'BEGIN { printf "epoch_analysis_vs_baseline=%.1f\n", a/b }'
 
-log "end to end: fixture server + valwatch ethereum analyze ($E2E_RUNS runs)"
+fi
+
+log "fixture server: a generated mainnet-scale epoch"
 "$TARGET_DIR/release/fixture-server" --keys-file "$WORK/keys.json" --keys 16000 \
     > "$WORK/server.out" 2> "$WORK/server.err" &
 SERVER_PID=$!
@@ -69,6 +74,8 @@ for _ in $(seq 1 600); do
 done
 read -r _ URL _ EPOCH < "$WORK/server.out"
 cat "$WORK/server.err" >&2
+if [ "$ONLY" = all ]; then
+log "end to end: valwatch ethereum analyze ($E2E_RUNS runs)"
 # e2e_run LABEL ARGS...: one analyze run under /usr/bin/time, appends "wall_ms cpu_ms rss_mb"
 e2e_run() {
     local out=$1; shift
@@ -101,6 +108,8 @@ echo "epoch_e2e_16k_keys_ms=$(median_of "$WORK/e2e16k.txt" 1)"
 echo "epoch_e2e_16k_keys_cpu_ms=$(median_of "$WORK/e2e16k.txt" 2)"
 echo "epoch_e2e_16k_keys_rss_mb=$(median_of "$WORK/e2e16k.txt" 3)"
 
+fi
+
 # The exporter: `valwatch run` watching all 1,048,576 validators (watch_all, label aggregates
 # only), finalized mode; peak RSS (VmHWM) once the epoch is judged.
 log "exporter: valwatch run with watch_all until epoch $EPOCH is judged"
@@ -116,8 +125,15 @@ beacon = ["$URL"]
 watch_all = true
 mode = "finalized"
 TOML
-"$TARGET_DIR/release/valwatch" --log-format json run --config "$WORK/run.toml" > "$WORK/run.log" 2>&1 &
-RUN_PID=$!
+/usr/bin/time -v -o "$WORK/run-time.txt" "$TARGET_DIR/release/valwatch" --log-format json run \
+    --config "$WORK/run.toml" > "$WORK/run.log" 2>&1 &
+TIME_PID=$!
+RUN_PID=""
+for _ in $(seq 1 100); do
+    RUN_PID=$(pgrep -P "$TIME_PID" -x valwatch || true)
+    [ -n "$RUN_PID" ] && break
+    sleep 0.1
+done
 JUDGED=""
 for _ in $(seq 1 1200); do
     if grep -q "epoch judged" "$WORK/run.log"; then JUDGED=1; break; fi
@@ -126,11 +142,15 @@ for _ in $(seq 1 1200); do
 done
 if [ -n "$JUDGED" ]; then
     sleep 1 # let the tracker publish
-    awk '/VmHWM/ { printf "exporter_rss_mb_watch_all=%.1f\n", $2 / 1024 }' "/proc/$RUN_PID/status"
+    awk '/VmHWM/ { printf "exporter_rss_mb_watch_all=%.1f\n", $2 / 1024 }
+         /VmRSS/ { printf "exporter_rss_now_mb_watch_all=%.1f\n", $2 / 1024 }' "/proc/$RUN_PID/status"
     grep "epoch judged" "$WORK/run.log" | sed -nE 's/.*"seconds":([0-9.]+).*/exporter_epoch_judge_s=\1/p' | head -1
 else
     log "the exporter did not judge the epoch; its log:"; tail -5 "$WORK/run.log" >&2
 fi
-kill "$RUN_PID" 2>/dev/null || true
-wait "$RUN_PID" 2>/dev/null || true
+# SIGTERM: valwatch saves its state and exits; the peak below includes that save.
+kill -TERM "$RUN_PID" 2>/dev/null || true
+wait "$TIME_PID" 2>/dev/null || true
+awk -F': ' '/Maximum resident/ { printf "exporter_peak_rss_mb_incl_shutdown_save=%.1f\n", $2 / 1024 }' "$WORK/run-time.txt"
+echo "exporter_state_file_mb=$(du -m "$WORK/state"/*.state 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')"
 
