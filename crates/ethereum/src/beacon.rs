@@ -878,6 +878,26 @@ mod fast_committees {
             }
         }
 
+        /// A JSON array, each element read by `item`; `capacity` pre-sizes the result.
+        fn list<T>(
+            &mut self,
+            capacity: usize,
+            mut item: impl FnMut(&mut Self) -> Option<T>,
+        ) -> Option<Vec<T>> {
+            let mut list = Vec::with_capacity(capacity);
+            self.eat(b'[')?;
+            if self.eat(b']').is_none() {
+                loop {
+                    list.push(item(self)?);
+                    if self.eat(b',').is_none() {
+                        self.eat(b']')?;
+                        break;
+                    }
+                }
+            }
+            Some(list)
+        }
+
         fn committee(&mut self) -> Option<(u64, u64, Vec<u64>)> {
             let (mut index, mut slot, mut validators) = (None, None, None);
             self.object(|key, r| {
@@ -885,18 +905,7 @@ mod fast_committees {
                     b"index" if index.is_none() => index = Some(r.integer()?),
                     b"slot" if slot.is_none() => slot = Some(r.integer()?),
                     b"validators" if validators.is_none() => {
-                        let mut list = Vec::with_capacity(1024);
-                        r.eat(b'[')?;
-                        if r.eat(b']').is_none() {
-                            loop {
-                                list.push(r.integer()?);
-                                if r.eat(b',').is_none() {
-                                    r.eat(b']')?;
-                                    break;
-                                }
-                            }
-                        }
-                        validators = Some(list);
+                        validators = Some(r.list(1024, Self::integer)?);
                     }
                     b"index" | b"slot" | b"validators" => return None, // duplicate key
                     _ => r.skip(0)?,
@@ -916,18 +925,7 @@ mod fast_committees {
                 if table.is_some() {
                     return None;
                 }
-                let mut committees = Vec::new();
-                r.eat(b'[')?;
-                if r.eat(b']').is_none() {
-                    loop {
-                        committees.push(r.committee()?);
-                        if r.eat(b',').is_none() {
-                            r.eat(b']')?;
-                            break;
-                        }
-                    }
-                }
-                table = Some(committees);
+                table = Some(r.list(0, Reader::committee)?);
                 Some(())
             } else {
                 r.skip(0)
