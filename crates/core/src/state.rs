@@ -11,7 +11,7 @@
 //! snapshot is never handed to another chain.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{self, BufWriter, Cursor, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -146,11 +146,20 @@ impl StateStore {
 
     /// Writes `snapshot` atomically.
     pub fn save(&self, snapshot: &ChainSnapshot) -> Result<(), StateError> {
-        self.save_encoded(&snapshot.family, &snapshot.chain, &encode(snapshot))
+        self.save_with(&snapshot.family, &snapshot.chain, |file| {
+            encode_into(snapshot, file)
+        })
     }
 
-    /// Writes an encoded snapshot (see [`SnapshotEncoder`]) of `family`/`chain` atomically.
-    pub fn save_encoded(&self, family: &str, chain: &str, bytes: &[u8]) -> Result<(), StateError> {
+    /// Writes the snapshot of `family`/`chain` atomically: `write` encodes it (see
+    /// [`SnapshotEncoder`]) straight into a temporary file, which then replaces the old one.
+    /// Nothing of the body is held in memory.
+    pub fn save_with(
+        &self,
+        family: &str,
+        chain: &str,
+        write: impl FnOnce(File) -> io::Result<File>,
+    ) -> Result<(), StateError> {
         let path = self.path(family, chain);
         let io = |source| StateError::Io {
             path: path.clone(),
@@ -158,10 +167,12 @@ impl StateStore {
         };
         fs::create_dir_all(&self.dir).map_err(io)?;
         let tmp = path.with_extension("state.tmp");
-        {
-            let mut file = File::create(&tmp).map_err(io)?;
-            file.write_all(bytes).map_err(io)?;
-            file.sync_all().map_err(io)?;
+        let written = File::create(&tmp)
+            .and_then(write)
+            .and_then(|file| file.sync_all());
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(io(e));
         }
         fs::rename(&tmp, &path).map_err(io)?;
         // Make the rename itself durable.
@@ -221,141 +232,237 @@ impl StateStore {
 /// Bytes before the body: magic, format version, SHA-256 of the body, body length.
 const HEADER_LEN: usize = 52;
 
-/// Writes the file format piece by piece into one buffer, so a tracker can encode its state
-/// straight from its own tables: no copy of every window, no second copy of the body.
-pub struct SnapshotEncoder {
-    out: Writer,
+/// Size of the write buffer between the encoder and the file.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// Writes the file format piece by piece into any seekable writer (the state file itself, or
+/// memory), so a tracker can encode its state straight from its own tables: no copy of every
+/// window and no in-memory copy of the body. The body is hashed as it passes; the header is
+/// written last, over a placeholder, by [`SnapshotEncoder::finish`].
+pub struct SnapshotEncoder<W: Write + Seek> {
+    out: BufWriter<HashingWriter<W>>,
 }
 
-/// A count written before the items it counts, filled in when they are done.
+/// A list whose length was announced before its items, checked when it ends.
 #[derive(Debug)]
-pub struct CountMark {
-    at: usize,
-    count: u64,
+#[must_use = "a list must be ended with `end_list`"]
+pub struct ListMark {
+    announced: u64,
+    written: u64,
 }
 
-impl SnapshotEncoder {
-    /// Starts a snapshot of chain `chain` of family `family`.
+impl ListMark {
+    fn item(&mut self) {
+        self.written += 1;
+    }
+}
+
+/// Hashes everything written after the header and counts the bytes.
+struct HashingWriter<W> {
+    inner: W,
+    position: u64,
+    body: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let header_left = (HEADER_LEN as u64).saturating_sub(self.position) as usize;
+        if n > header_left {
+            self.body.update(&buf[header_left..n]);
+        }
+        self.position += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn list_mismatch(mark: &ListMark) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "a list announced {} items but {} were written",
+            mark.announced, mark.written
+        ),
+    )
+}
+
+impl<W: Write + Seek> SnapshotEncoder<W> {
+    /// Starts a snapshot of chain `chain` of family `family` at the current position of `out`
+    /// (normally its start).
     pub fn new(
+        out: W,
         family: &str,
         chain: &str,
         identity: Option<&str>,
         checkpoint: Option<u64>,
         extra: &serde_json::Value,
-    ) -> Self {
-        let mut out = Writer(Vec::with_capacity(64 * 1024));
-        out.0.resize(HEADER_LEN, 0);
-        out.str(family);
-        out.str(chain);
-        out.opt_str(identity);
-        out.opt_u64(checkpoint);
-        out.str(&extra.to_string());
-        SnapshotEncoder { out }
+    ) -> io::Result<Self> {
+        let mut encoder = SnapshotEncoder {
+            out: BufWriter::with_capacity(
+                WRITE_BUFFER,
+                HashingWriter {
+                    inner: out,
+                    position: 0,
+                    body: Sha256::new(),
+                },
+            ),
+        };
+        encoder.out.write_all(&[0; HEADER_LEN])?;
+        encoder.str(family)?;
+        encoder.str(chain)?;
+        encoder.opt_str(identity)?;
+        encoder.opt_u64(checkpoint)?;
+        encoder.str(&extra.to_string())?;
+        Ok(encoder)
     }
 
-    /// Makes room for `bytes` more bytes at once, so a large snapshot is not built by
-    /// repeated doubling (which briefly holds the old and the new buffer).
-    pub fn reserve(&mut self, bytes: usize) {
-        self.out.0.reserve(bytes);
+    /// Starts a list (of duties, of a duty's windows, of counters) of `count` items.
+    pub fn begin_list(&mut self, count: usize) -> io::Result<ListMark> {
+        self.u64(count as u64)?;
+        Ok(ListMark {
+            announced: count as u64,
+            written: 0,
+        })
     }
 
-    /// The encoded size of one window entry.
-    pub fn window_size(key: &str, parts: &WindowPartsRef<'_>) -> usize {
-        8 + key.len() + 4 + 9 + 8 + 8 + 16 * parts.gaps.len() + 8 * parts.words.len()
+    /// Ends a list; an error if it did not get the number of items announced (the file would
+    /// be unreadable).
+    pub fn end_list(&mut self, mark: ListMark) -> io::Result<()> {
+        if mark.announced == mark.written {
+            Ok(())
+        } else {
+            Err(list_mismatch(&mark))
+        }
     }
 
-    /// Starts a list (of duties, of a duty's windows, of counters).
-    pub fn begin_list(&mut self) -> CountMark {
-        let at = self.out.0.len();
-        self.out.u64(0);
-        CountMark { at, count: 0 }
-    }
-
-    /// Ends a list: writes the number of items added to it.
-    pub fn end_list(&mut self, mark: CountMark) {
-        self.out.0[mark.at..mark.at + 8].copy_from_slice(&mark.count.to_le_bytes());
-    }
-
-    /// Adds a duty named `name`; its windows follow, in a list of their own.
-    pub fn duty(&mut self, duties: &mut CountMark, name: &str) -> CountMark {
-        duties.count += 1;
-        self.out.str(name);
-        self.begin_list()
+    /// Adds a duty named `name` whose `windows` windows follow, in a list of their own.
+    pub fn duty(
+        &mut self,
+        duties: &mut ListMark,
+        name: &str,
+        windows: usize,
+    ) -> io::Result<ListMark> {
+        duties.item();
+        self.str(name)?;
+        self.begin_list(windows)
     }
 
     /// Adds validator `key`'s window to a duty's list.
-    pub fn window(&mut self, windows: &mut CountMark, key: &str, parts: WindowPartsRef<'_>) {
-        windows.count += 1;
-        let out = &mut self.out;
-        out.str(key);
-        out.u32(parts.len);
-        out.opt_u64(parts.newest);
-        out.u64(parts.oldest);
-        out.u64(parts.gaps.len() as u64);
+    pub fn window(
+        &mut self,
+        windows: &mut ListMark,
+        key: &str,
+        parts: WindowPartsRef<'_>,
+    ) -> io::Result<()> {
+        windows.item();
+        self.str(key)?;
+        self.u32(parts.len)?;
+        self.opt_u64(parts.newest)?;
+        self.u64(parts.oldest)?;
+        self.u64(parts.gaps.len() as u64)?;
         for gap in parts.gaps {
-            out.u64(gap.start);
-            out.u64(gap.end);
+            self.u64(gap.start)?;
+            self.u64(gap.end)?;
         }
         for word in parts.words {
-            out.u64(*word);
+            self.u64(*word)?;
         }
+        Ok(())
     }
 
     /// Adds a counter with its series values to the counters' list.
-    pub fn counter<'a>(
+    pub fn counter(
         &mut self,
-        counters: &mut CountMark,
+        counters: &mut ListMark,
         name: &str,
-        values: impl IntoIterator<Item = (&'a str, u64)>,
-    ) {
-        counters.count += 1;
-        self.out.str(name);
-        let mut list = self.begin_list();
+        values: &[(String, u64)],
+    ) -> io::Result<()> {
+        counters.item();
+        self.str(name)?;
+        let mut list = self.begin_list(values.len())?;
         for (id, value) in values {
-            list.count += 1;
-            self.out.str(id);
-            self.out.u64(value);
+            list.item();
+            self.str(id)?;
+            self.u64(*value)?;
         }
-        self.end_list(list);
+        self.end_list(list)
     }
 
-    /// The finished file: header filled in over the body.
-    pub fn finish(self) -> Vec<u8> {
-        let mut out = self.out.0;
-        let body_len = (out.len() - HEADER_LEN) as u64;
-        let digest = Sha256::digest(&out[HEADER_LEN..]);
-        out[..8].copy_from_slice(MAGIC);
-        out[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out[12..44].copy_from_slice(&digest);
-        out[44..52].copy_from_slice(&body_len.to_le_bytes());
-        out
+    /// Writes the header (magic, version, checksum, body length) over the placeholder and
+    /// hands the writer back, flushed.
+    pub fn finish(self) -> io::Result<W> {
+        let hashing = self.out.into_inner().map_err(|e| e.into_error())?;
+        let HashingWriter {
+            mut inner,
+            position,
+            body,
+        } = hashing;
+        let body_len = position - HEADER_LEN as u64;
+        inner.seek(SeekFrom::Current(-(position as i64)))?;
+        inner.write_all(MAGIC)?;
+        inner.write_all(&FORMAT_VERSION.to_le_bytes())?;
+        inner.write_all(&body.finalize())?;
+        inner.write_all(&body_len.to_le_bytes())?;
+        inner.seek(SeekFrom::Current(body_len as i64))?;
+        inner.flush()?;
+        Ok(inner)
+    }
+
+    fn u32(&mut self, v: u32) -> io::Result<()> {
+        self.out.write_all(&v.to_le_bytes())
+    }
+    fn u64(&mut self, v: u64) -> io::Result<()> {
+        self.out.write_all(&v.to_le_bytes())
+    }
+    fn opt_u64(&mut self, v: Option<u64>) -> io::Result<()> {
+        self.out.write_all(&[u8::from(v.is_some())])?;
+        self.u64(v.unwrap_or(0))
+    }
+    fn str(&mut self, s: &str) -> io::Result<()> {
+        self.u64(s.len() as u64)?;
+        self.out.write_all(s.as_bytes())
+    }
+    fn opt_str(&mut self, s: Option<&str>) -> io::Result<()> {
+        self.out.write_all(&[u8::from(s.is_some())])?;
+        self.str(s.unwrap_or(""))
     }
 }
 
 /// Encodes a snapshot into the file format.
 pub fn encode(snapshot: &ChainSnapshot) -> Vec<u8> {
+    // Writing to memory cannot fail, and the lists are counted from the snapshot itself.
+    encode_into(snapshot, Cursor::new(Vec::new()))
+        .map(Cursor::into_inner)
+        .unwrap_or_default()
+}
+
+fn encode_into<W: Write + Seek>(snapshot: &ChainSnapshot, out: W) -> io::Result<W> {
     let mut encoder = SnapshotEncoder::new(
+        out,
         &snapshot.family,
         &snapshot.chain,
         snapshot.identity.as_deref(),
         snapshot.checkpoint,
         &snapshot.extra,
-    );
-    let mut duties = encoder.begin_list();
+    )?;
+    let mut duties = encoder.begin_list(snapshot.duties.len())?;
     for duty in &snapshot.duties {
-        let mut windows = encoder.duty(&mut duties, &duty.name);
+        let mut windows = encoder.duty(&mut duties, &duty.name, duty.windows.len())?;
         for (key, window) in &duty.windows {
-            encoder.window(&mut windows, key, window.parts_ref());
+            encoder.window(&mut windows, key, window.parts_ref())?;
         }
-        encoder.end_list(windows);
+        encoder.end_list(windows)?;
     }
-    encoder.end_list(duties);
-    let mut counters = encoder.begin_list();
+    encoder.end_list(duties)?;
+    let mut counters = encoder.begin_list(snapshot.counters.len())?;
     for counter in &snapshot.counters {
-        let values = counter.values.iter().map(|(id, v)| (id.as_str(), *v));
-        encoder.counter(&mut counters, &counter.name, values);
+        encoder.counter(&mut counters, &counter.name, &counter.values)?;
     }
-    encoder.end_list(counters);
+    encoder.end_list(counters)?;
     encoder.finish()
 }
 
@@ -443,30 +550,6 @@ fn read_body(r: &mut Reader<'_>) -> Result<ChainSnapshot, String> {
         duties,
         counters,
     })
-}
-
-#[derive(Default)]
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn opt_u64(&mut self, v: Option<u64>) {
-        self.0.push(u8::from(v.is_some()));
-        self.u64(v.unwrap_or(0));
-    }
-    fn str(&mut self, s: &str) {
-        self.u64(s.len() as u64);
-        self.0.extend_from_slice(s.as_bytes());
-    }
-    fn opt_str(&mut self, s: Option<&str>) {
-        self.0.push(u8::from(s.is_some()));
-        self.str(s.unwrap_or(""));
-    }
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -565,6 +648,37 @@ mod tests {
                 "truncation at {len} not detected"
             );
         }
+    }
+
+    #[test]
+    fn a_list_shorter_than_announced_is_an_error_not_a_file() {
+        let mut encoder =
+            SnapshotEncoder::new(Cursor::new(Vec::new()), "f", "c", None, None, &json_null())
+                .expect("in memory");
+        let mut duties = encoder.begin_list(2).expect("in memory");
+        let windows = encoder.duty(&mut duties, "block", 0).expect("in memory");
+        encoder.end_list(windows).expect("empty list as announced");
+        let error = encoder.end_list(duties).expect_err("one duty of two");
+        assert!(error.to_string().contains("announced 2"), "{error}");
+    }
+
+    fn json_null() -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    #[test]
+    fn a_failed_save_keeps_the_previous_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = StateStore::new(dir.path());
+        store.save(&sample()).expect("save");
+        let failed = store.save_with("cosmos", "hub", |_| Err(io::Error::other("disk full")));
+        assert!(failed.expect_err("fails").to_string().contains("disk full"));
+        assert_eq!(store.load("cosmos", "hub").expect("load"), Some(sample()));
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["cosmos-hub.state"]);
     }
 
     #[test]

@@ -215,8 +215,9 @@ async fn save_all(store: &StateStore, trackers: &[Arc<ChainTracker>]) {
         let encoder = tracker.clone();
         let store = store.clone();
         let saved = tokio::task::spawn_blocking(move || {
-            let bytes = encoder.snapshot_bytes();
-            store.save_encoded(encoder.family(), encoder.chain(), &bytes)
+            store.save_with(encoder.family(), encoder.chain(), |file| {
+                encoder.write_snapshot(file)
+            })
         })
         .await;
         let chain = tracker.chain();

@@ -11,6 +11,7 @@
 //! time, so re-processing a unit after a restart never counts it twice.
 
 use std::collections::HashMap;
+use std::io::{Seek, Write};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use prometheus_client::metrics::counter::Counter;
@@ -687,47 +688,43 @@ impl ChainTracker {
         }
     }
 
-    /// The same as [`ChainTracker::snapshot`], already in the state file format, encoded
-    /// straight from the tracker's tables: no per-validator copy is made, which matters with a
-    /// million watched keys. This is what the supervisor saves.
-    pub fn snapshot_bytes(&self) -> Vec<u8> {
+    /// The same as [`ChainTracker::snapshot`], written in the state file format into `out`
+    /// (normally the state file), straight from the tracker's tables: no per-validator copy is
+    /// made and no encoded body is held in memory, which matters with a million watched keys.
+    /// This is what the supervisor saves.
+    pub fn write_snapshot<W: Write + Seek>(&self, out: W) -> std::io::Result<W> {
         let state = self.lock();
         let mut encoder = SnapshotEncoder::new(
+            out,
             &self.family,
             self.chain(),
             state.identity.as_deref(),
             state.checkpoint,
             &state.extra,
-        );
-        let window_bytes: usize = state
-            .duties
-            .iter()
-            .flat_map(|duty| {
-                duty.table.known().filter_map(|(id, _)| {
-                    let parts = duty.table.parts(id)?;
-                    Some(SnapshotEncoder::window_size(state.set.key(id), &parts))
-                })
-            })
-            .sum();
-        encoder.reserve(window_bytes);
-        let mut duties = encoder.begin_list();
+        )?;
+        let mut duties = encoder.begin_list(state.duties.len())?;
         for duty in &state.duties {
-            let mut windows = encoder.duty(&mut duties, &duty.name);
+            let saved = |id: &u32| duty.table.parts(*id);
+            let count = duty
+                .table
+                .known()
+                .filter(|(id, _)| saved(id).is_some())
+                .count();
+            let mut windows = encoder.duty(&mut duties, &duty.name, count)?;
             for (id, _) in duty.table.known() {
-                if let Some(parts) = duty.table.parts(id) {
-                    encoder.window(&mut windows, state.set.key(id), parts);
+                if let Some(parts) = saved(&id) {
+                    encoder.window(&mut windows, state.set.key(id), parts)?;
                 }
             }
-            encoder.end_list(windows);
+            encoder.end_list(windows)?;
         }
-        encoder.end_list(duties);
-        let mut counters = encoder.begin_list();
+        encoder.end_list(duties)?;
+        let mut counters = encoder.begin_list(state.counters.len())?;
         for counter in &state.counters {
             let values = counter_values(&state.set, counter);
-            let values = values.iter().map(|(id, value)| (id.as_str(), *value));
-            encoder.counter(&mut counters, &counter.name, values);
+            encoder.counter(&mut counters, &counter.name, &values)?;
         }
-        encoder.end_list(counters);
+        encoder.end_list(counters)?;
         encoder.finish()
     }
 
@@ -1056,7 +1053,10 @@ mod tests {
             update.set_checkpoint(80, serde_json::json!({"k": 1}));
         }
         tracker.confirm_identity("chain-a");
-        let bytes = tracker.snapshot_bytes();
+        let bytes = tracker
+            .write_snapshot(std::io::Cursor::new(Vec::new()))
+            .expect("in memory")
+            .into_inner();
         assert_eq!(bytes, crate::state::encode(&tracker.snapshot()));
         let decoded = crate::state::decode(&bytes, std::path::Path::new("x")).expect("decodes");
         assert_eq!(decoded, tracker.snapshot());
