@@ -9,7 +9,7 @@
 //! [`ValidatorSet`] is the immutable, compact form: keys live in one string arena and group
 //! memberships in one flat array, so a million keys cost a few bytes each beyond the key text.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 /// The group every watched validator belongs to.
@@ -49,21 +49,28 @@ pub enum LabelError {
     /// More validators than a [`ValidatorId`] can count.
     #[error("too many keys ({0})")]
     TooManyKeys(usize),
+    /// More distinct combinations of labels than the compact form holds.
+    #[error("too many distinct combinations of labels ({0}); at most 65536 are supported")]
+    TooManyCombinations(usize),
 }
 
 /// The watched validators of one chain with their groups.
 #[derive(Debug, Clone, Default)]
 pub struct ValidatorSet {
+    /// Keys in id order, one after another; ids are sorted by key (see `numeric`).
     key_text: String,
     key_ends: Vec<u32>,
-    /// Validator ids sorted by key, for binary-search lookups.
-    by_key: Vec<ValidatorId>,
+    /// Keys are canonical decimal numbers sorted by value (shorter first, then by digits)
+    /// rather than as text.
+    numeric: bool,
     group_names: Vec<String>,
-    /// `membership[member_starts[v]..member_starts[v+1]]` are the groups of validator `v`.
-    member_starts: Vec<u32>,
-    membership: Vec<GroupId>,
-    /// Position of each validator among those with series of their own, `u32::MAX` if none.
-    own_index: Vec<u32>,
+    /// Each validator's combination of groups: `combo_groups[combo_starts[c]..combo_starts[c+1]]`
+    /// for `c = combo_of[v]`. Operators use few distinct combinations, so a million
+    /// validators cost two bytes each here.
+    combo_of: Vec<u16>,
+    combo_starts: Vec<u32>,
+    combo_groups: Vec<GroupId>,
+    /// The validators with series of their own, ascending.
     own_ids: Vec<ValidatorId>,
 }
 
@@ -89,6 +96,55 @@ impl Default for SeriesPolicy {
 /// is what a single Prometheus handles without noticing.
 pub const DEFAULT_PER_VALIDATOR_MAX: usize = 1000;
 
+/// Validator indices grouped by label: the index-native form of a [`LabelMap`], for chains
+/// whose validators are numbered (Ethereum).
+pub type IndexLabels = BTreeMap<String, Vec<u64>>;
+
+/// Checks the label names and returns the group names, [`ALL_GROUP`] first.
+fn group_names<'a>(labels: impl Iterator<Item = &'a String>) -> Result<Vec<String>, LabelError> {
+    let mut names = vec![ALL_GROUP.to_string()];
+    for label in labels {
+        if label == ALL_GROUP {
+            return Err(LabelError::Reserved(label.clone()));
+        }
+        if label.is_empty() || label.len() > 128 {
+            return Err(LabelError::BadLabel(label.clone()));
+        }
+        names.push(label.clone());
+    }
+    if names.len() > usize::from(GroupId::MAX) {
+        return Err(LabelError::TooManyGroups(names.len()));
+    }
+    Ok(names)
+}
+
+/// Interns combinations of groups while a set is built.
+#[derive(Default)]
+struct Combos {
+    ids: HashMap<Vec<GroupId>, u16>,
+    starts: Vec<u32>,
+    groups: Vec<GroupId>,
+}
+
+impl Combos {
+    /// The combination id of `groups` (sorted, without [`ALL_GROUP`]).
+    fn intern(&mut self, groups: &[GroupId]) -> Result<u16, LabelError> {
+        if let Some(id) = self.ids.get(groups) {
+            return Ok(*id);
+        }
+        let id = u16::try_from(self.ids.len())
+            .map_err(|_| LabelError::TooManyCombinations(self.ids.len() + 1))?;
+        if self.starts.is_empty() {
+            self.starts.push(0);
+        }
+        self.groups.push(0);
+        self.groups.extend_from_slice(groups);
+        self.starts.push(self.groups.len() as u32);
+        self.ids.insert(groups.to_vec(), id);
+        Ok(id)
+    }
+}
+
 impl ValidatorSet {
     /// Builds the set from the operator's labels plus keys watched without a label.
     ///
@@ -100,8 +156,7 @@ impl ValidatorSet {
         policy: &SeriesPolicy,
         normalize: impl Fn(&str) -> Result<String, String>,
     ) -> Result<Self, LabelError> {
-        let mut groups_of: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
-        let mut group_names = vec![ALL_GROUP.to_string()];
+        let group_names = group_names(labels.keys())?;
         let canonical = |label: &str, key: &str| {
             normalize(key).map_err(|reason| LabelError::BadKey {
                 label: label.to_string(),
@@ -109,29 +164,20 @@ impl ValidatorSet {
                 reason,
             })
         };
-        for (label, keys) in labels {
-            if label == ALL_GROUP {
-                return Err(LabelError::Reserved(label.clone()));
-            }
-            if label.is_empty() || label.len() > 128 {
-                return Err(LabelError::BadLabel(label.clone()));
-            }
-            let group = group_names.len();
-            group_names.push(label.clone());
+        let mut groups_of: BTreeMap<String, Vec<GroupId>> = BTreeMap::new();
+        for (group, (label, keys)) in labels.iter().enumerate() {
+            let group = (group + 1) as GroupId;
             for key in keys {
-                groups_of
-                    .entry(canonical(label, key)?)
-                    .or_default()
-                    .insert(group);
+                let groups = groups_of.entry(canonical(label, key)?).or_default();
+                if groups.last() != Some(&group) {
+                    groups.push(group);
+                }
             }
         }
         for key in unlabelled {
             groups_of
                 .entry(canonical("(unlabelled)", key)?)
                 .or_default();
-        }
-        if group_names.len() > usize::from(GroupId::MAX) {
-            return Err(LabelError::TooManyGroups(group_names.len()));
         }
         if groups_of.len() >= ValidatorId::MAX as usize {
             return Err(LabelError::TooManyKeys(groups_of.len()));
@@ -147,24 +193,85 @@ impl ValidatorSet {
             group_names,
             ..Default::default()
         };
-        set.member_starts.push(0);
+        let mut combos = Combos::default();
         // BTreeMap iteration is sorted by key, so ids are in key order.
         for (id, (key, groups)) in groups_of.into_iter().enumerate() {
             set.key_text.push_str(&key);
             set.key_ends.push(set.key_text.len() as u32);
-            set.by_key.push(id as ValidatorId);
-            set.membership.push(0);
-            set.membership
-                .extend(groups.into_iter().map(|g| g as GroupId));
-            set.member_starts.push(set.membership.len() as u32);
+            set.combo_of.push(combos.intern(&groups)?);
             if everyone || always.contains(&key) {
-                set.own_index.push(set.own_ids.len() as u32);
                 set.own_ids.push(id as ValidatorId);
-            } else {
-                set.own_index.push(u32::MAX);
             }
         }
+        set.finish(combos);
         Ok(set)
+    }
+
+    /// Builds the set of validators named by index: every index in `indices` plus every
+    /// labelled one, each keyed by its decimal index, ids in index order. Made for a million
+    /// validators: no allocation per validator. `always` lists the indices that always get
+    /// series of their own.
+    pub fn from_indices(
+        labels: &IndexLabels,
+        indices: &[u64],
+        always: &[u64],
+        per_validator_max: usize,
+    ) -> Result<Self, LabelError> {
+        use std::fmt::Write as _;
+
+        let group_names = group_names(labels.keys())?;
+        let mut labelled: Vec<(u64, GroupId)> = labels
+            .values()
+            .enumerate()
+            .flat_map(|(group, members)| members.iter().map(move |i| (*i, (group + 1) as GroupId)))
+            .collect();
+        labelled.sort_unstable();
+        labelled.dedup();
+        let mut all: Vec<u64> = Vec::with_capacity(indices.len() + labelled.len());
+        all.extend_from_slice(indices);
+        all.extend(labelled.iter().map(|(index, _)| *index));
+        all.sort_unstable();
+        all.dedup();
+        if all.len() >= ValidatorId::MAX as usize {
+            return Err(LabelError::TooManyKeys(all.len()));
+        }
+        let everyone = all.len() <= per_validator_max;
+        let mut always = always.to_vec();
+        always.sort_unstable();
+
+        let mut set = ValidatorSet {
+            group_names,
+            numeric: true,
+            key_text: String::with_capacity(all.len() * 7),
+            key_ends: Vec::with_capacity(all.len()),
+            combo_of: Vec::with_capacity(all.len()),
+            ..Default::default()
+        };
+        let mut combos = Combos::default();
+        let mut groups = Vec::new();
+        let mut next_label = labelled.iter().peekable();
+        for (id, index) in all.iter().enumerate() {
+            let _ = write!(set.key_text, "{index}");
+            set.key_ends.push(set.key_text.len() as u32);
+            groups.clear();
+            while let Some((_, group)) = next_label.next_if(|(i, _)| i == index) {
+                groups.push(*group);
+            }
+            set.combo_of.push(combos.intern(&groups)?);
+            if everyone || always.binary_search(index).is_ok() {
+                set.own_ids.push(id as ValidatorId);
+            }
+        }
+        set.finish(combos);
+        Ok(set)
+    }
+
+    fn finish(&mut self, combos: Combos) {
+        self.combo_starts = combos.starts;
+        self.combo_groups = combos.groups;
+        if self.combo_starts.is_empty() {
+            self.combo_starts.push(0);
+        }
     }
 
     /// Number of validators.
@@ -190,10 +297,22 @@ impl ValidatorSet {
 
     /// The id of a canonical key.
     pub fn id_of(&self, key: &str) -> Option<ValidatorId> {
-        self.by_key
-            .binary_search_by(|id| self.key(*id).cmp(key))
-            .ok()
-            .map(|pos| self.by_key[pos])
+        let (mut low, mut high) = (0usize, self.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let probe = self.key(middle as ValidatorId);
+            let order = if self.numeric {
+                probe.len().cmp(&key.len()).then_with(|| probe.cmp(key))
+            } else {
+                probe.cmp(key)
+            };
+            match order {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => return Some(middle as ValidatorId),
+            }
+        }
+        None
     }
 
     /// All ids.
@@ -203,8 +322,8 @@ impl ValidatorSet {
 
     /// Groups of `id`, always starting with group 0 ([`ALL_GROUP`]).
     pub fn groups_of(&self, id: ValidatorId) -> &[GroupId] {
-        let id = id as usize;
-        &self.membership[self.member_starts[id] as usize..self.member_starts[id + 1] as usize]
+        let combo = usize::from(self.combo_of[id as usize]);
+        &self.combo_groups[self.combo_starts[combo] as usize..self.combo_starts[combo + 1] as usize]
     }
 
     /// Number of groups, [`ALL_GROUP`] included.
@@ -219,13 +338,15 @@ impl ValidatorSet {
 
     /// Whether `id` gets series of its own.
     pub fn has_own_series(&self, id: ValidatorId) -> bool {
-        self.own_index[id as usize] != u32::MAX
+        self.own_series_index(id).is_some()
     }
 
     /// Position of `id` among the validators with series of their own.
     pub fn own_series_index(&self, id: ValidatorId) -> Option<usize> {
-        let index = self.own_index[id as usize];
-        (index != u32::MAX).then_some(index as usize)
+        if self.own_ids.len() == self.len() {
+            return ((id as usize) < self.len()).then_some(id as usize);
+        }
+        self.own_ids.binary_search(&id).ok()
     }
 
     /// The validators with series of their own, in id order.
@@ -396,6 +517,75 @@ mod tests {
             .map(|id| set.key(id))
             .collect();
         assert_eq!(own, ["0x2"]);
+    }
+
+    #[test]
+    fn index_sets_agree_with_the_text_build_of_the_same_keys() {
+        let indices: Vec<u64> = vec![0, 2, 9, 10, 11, 99, 100, 1_000_000, u64::MAX];
+        let labels: IndexLabels = [
+            ("a".to_string(), vec![10, 2, 2, 5]),
+            ("b".to_string(), vec![5, 1_000_000]),
+        ]
+        .into();
+        let set = ValidatorSet::from_indices(&labels, &indices, &[100], 3).expect("valid");
+        let text_labels: LabelMap = labels
+            .iter()
+            .map(|(l, keys)| (l.clone(), keys.iter().map(u64::to_string).collect()))
+            .collect();
+        let text_unlabelled: Vec<String> = indices.iter().map(u64::to_string).collect();
+        let policy = SeriesPolicy {
+            per_validator_max: 3,
+            always: vec!["100".into()],
+        };
+        let text = ValidatorSet::build(&text_labels, &text_unlabelled, &policy, |k| {
+            Ok(k.to_string())
+        })
+        .expect("valid");
+        assert_eq!(set.len(), 10, "9 indices and the labelled 5");
+        // Ids follow the index, not the text: 9 comes before 10.
+        let keys: Vec<&str> = set.ids().map(|id| set.key(id)).collect();
+        assert_eq!(
+            keys,
+            [
+                "0",
+                "2",
+                "5",
+                "9",
+                "10",
+                "11",
+                "99",
+                "100",
+                "1000000",
+                "18446744073709551615"
+            ]
+        );
+        for id in text.ids() {
+            let key = text.key(id);
+            let same = set.id_of(key).expect("in both");
+            assert_eq!(set.key(same), key);
+            assert_eq!(
+                set.labels_of(same).collect::<Vec<_>>(),
+                text.labels_of(id).collect::<Vec<_>>(),
+                "labels of {key}"
+            );
+            assert_eq!(set.has_own_series(same), text.has_own_series(id), "{key}");
+        }
+        for missing in ["1", "3", "01", "101", "", "x"] {
+            assert_eq!(set.id_of(missing), None, "{missing}");
+        }
+        assert_eq!(set.own_series_ids().len(), 1);
+    }
+
+    #[test]
+    fn small_sets_give_everyone_own_series() {
+        let set = ValidatorSet::from_indices(&IndexLabels::new(), &[4, 7], &[], 2).expect("valid");
+        assert_eq!(set.own_series_index(1), Some(1));
+        assert_eq!(set.own_series_index(2), None);
+        let set = ValidatorSet::from_indices(&IndexLabels::new(), &[4, 7], &[], 1).expect("valid");
+        assert_eq!(set.own_series_index(1), None);
+        let empty = ValidatorSet::from_indices(&IndexLabels::new(), &[], &[], 0).expect("valid");
+        assert!(empty.is_empty());
+        assert_eq!(empty.id_of("0"), None);
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub mod window;
 pub use config::{ChainDefaults, ConfigProblem, ValidatorsConfig, parse_endpoints};
 pub use endpoint::{Backoff, Endpoint, EndpointError};
 pub use labels::{
-    ALL_GROUP, GroupId, LabelError, LabelMap, SeriesPolicy, ValidatorId, ValidatorSet,
+    ALL_GROUP, GroupId, IndexLabels, LabelError, LabelMap, SeriesPolicy, ValidatorId, ValidatorSet,
     read_key_file,
 };
 pub use metrics::{ChainMetrics, Metrics, MetricsError};

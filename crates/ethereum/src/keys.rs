@@ -10,7 +10,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use valwatch_core::{LabelMap, SeriesPolicy, ValidatorId, ValidatorSet, read_key_file};
+use valwatch_core::{
+    IndexLabels, LabelMap, SeriesPolicy, ValidatorId, ValidatorSet, read_key_file,
+};
 
 use crate::beacon::{ValidatorEntry, ValidatorStatus};
 
@@ -206,23 +208,24 @@ pub fn keyed_set(labels: &LabelMap, policy: &SeriesPolicy) -> Result<ValidatorSe
     ValidatorSet::build(labels, &[], policy, normalize_pubkey).map_err(|e| e.to_string())
 }
 
-/// The validator set of `watch_all` mode: every index in `indices`, keyed by its decimal
-/// index; configured keys resolved to an index carry their labels. Per-validator keys may be
-/// given as pubkeys (translated through `index_of`) or indices.
+/// The validator set of `watch_all` mode: every index in `indices` (sorted, without
+/// repeats), keyed by its decimal index; configured keys resolved to an index carry their
+/// labels. Per-validator keys may be given as pubkeys (translated through `index_of`) or
+/// indices.
 pub fn all_set(
     labels: &LabelMap,
     index_of: &HashMap<String, u64>,
-    indices: impl IntoIterator<Item = u64>,
+    indices: &[u64],
     policy: &SeriesPolicy,
 ) -> Result<ValidatorSet, String> {
-    let translate = |key: &str| -> Option<String> {
+    let translate = |key: &str| -> Option<u64> {
         if key.bytes().all(|b| b.is_ascii_digit()) && !key.is_empty() {
-            return Some(key.to_string());
+            return key.parse().ok();
         }
         let canonical = normalize_pubkey(key).ok()?;
-        index_of.get(&canonical).map(u64::to_string)
+        index_of.get(&canonical).copied()
     };
-    let by_index: LabelMap = labels
+    let by_index: IndexLabels = labels
         .iter()
         .map(|(label, keys)| {
             (
@@ -231,17 +234,9 @@ pub fn all_set(
             )
         })
         .collect();
-    let unlabelled: Vec<String> = indices.into_iter().map(|i| i.to_string()).collect();
-    let policy = SeriesPolicy {
-        per_validator_max: policy.per_validator_max,
-        always: policy.always.iter().filter_map(|k| translate(k)).collect(),
-    };
-    ValidatorSet::build(&by_index, &unlabelled, &policy, |k| {
-        k.parse::<u64>()
-            .map(|i| i.to_string())
-            .map_err(|_| "not a validator index".to_string())
-    })
-    .map_err(|e| e.to_string())
+    let always: Vec<u64> = policy.always.iter().filter_map(|k| translate(k)).collect();
+    ValidatorSet::from_indices(&by_index, indices, &always, policy.per_validator_max)
+        .map_err(|e| e.to_string())
 }
 
 /// The index table of a set: in keyed mode through `index_of`, in `watch_all` mode from the
@@ -309,7 +304,7 @@ mod tests {
         assert_eq!(watched.get(7), set.id_of(&key(1)));
         assert_eq!(watched.get(8), None);
 
-        let set = all_set(&labels, &index_of, [3, 7, 100], &SeriesPolicy::default()).expect("set");
+        let set = all_set(&labels, &index_of, &[3, 7, 100], &SeriesPolicy::default()).expect("set");
         assert_eq!(set.len(), 3);
         let seven = set.id_of("7").expect("7");
         assert_eq!(set.labels_of(seven).collect::<Vec<_>>(), ["s1"]);

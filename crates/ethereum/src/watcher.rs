@@ -528,7 +528,7 @@ impl EthereumWatcher {
                 all_set(
                     labels,
                     &self.resolution.index_of,
-                    indices,
+                    &indices,
                     &self.config.series,
                 )
             } else {
