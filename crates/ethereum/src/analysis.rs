@@ -504,14 +504,21 @@ pub fn analyse_epoch<'a>(
     })
 }
 
+/// Slot of the genesis block. That block is part of the genesis state: nobody proposed it, and
+/// the state transition never processes it, so its (empty) sync aggregate judges nobody. Nodes
+/// still list a proposer for slot 0 among the duties of epoch 0.
+pub const GENESIS_SLOT: u64 = 0;
+
 /// Judges proposer duties against canonical blocks: a duty is met when the canonical chain
-/// has a block at its slot from that proposer. Works for any slots (not only one epoch).
+/// has a block at its slot from that proposer. Works for any slots (not only one epoch). The
+/// genesis slot is no duty.
 pub fn judge_proposals<'d>(
     duties: impl IntoIterator<Item = &'d ProposerDuty>,
     blocks: &[&Block],
 ) -> Vec<ProposalOutcome> {
     duties
         .into_iter()
+        .filter(|duty| duty.slot != GENESIS_SLOT)
         .map(|duty| ProposalOutcome {
             slot: duty.slot,
             proposer_index: duty.validator_index,
@@ -524,7 +531,9 @@ pub fn judge_proposals<'d>(
 
 /// Sync-committee participation in the blocks of `slots`: per slot, whether a canonical block
 /// exists and which committee positions signed in its aggregate (which signs the previous
-/// slot's block root). `committee` is the sync committee of those slots.
+/// slot's block root). `committee` is the sync committee of those slots. The genesis block
+/// carries no aggregate to judge: its slot is present with no signer list, like a pre-Altair
+/// block.
 pub fn judge_sync(
     slots: std::ops::Range<u64>,
     blocks: &[&Block],
@@ -541,7 +550,7 @@ pub fn judge_sync(
             continue;
         };
         let signed = match &block.sync_bits {
-            Some(bytes) if !committee.is_empty() => {
+            Some(bytes) if !committee.is_empty() && slot != GENESIS_SLOT => {
                 let members = committee.len();
                 if bytes.len() * 8 != members {
                     return Err(AnalysisError::SyncSizeMismatch {
@@ -815,5 +824,45 @@ mod tests {
             vec![false, true, false, true, false, true, false, true]
         );
         assert!(!analysis.sync[1].block_present && analysis.sync[1].signed.is_empty());
+    }
+
+    #[test]
+    fn the_genesis_block_is_no_proposal_and_no_sync_aggregate() {
+        // Epoch 0 of a chain with Altair at genesis: the genesis block at slot 0 has an empty
+        // sync aggregate (all bits clear) and proposer 0, while the node's duties name another
+        // proposer for slot 0. Seen on Lodestar 1.5.1: every member was counted as missing
+        // slot 0, and the slot-0 "proposer" as missing a block.
+        let committees =
+            EpochCommittees::new(0, 4, (0..4u64).map(|s| (s, 0, vec![2 * s, 2 * s + 1])))
+                .expect("test committees");
+        let spec = spec(vec![(Fork::Altair, 0)]);
+        let mut genesis = block(Fork::Altair, 0, 0, vec![]);
+        genesis.proposer_index = 0;
+        genesis.sync_bits = Some(vec![0]);
+        let blocks = vec![genesis, block(Fork::Altair, 1, 0, vec![])];
+        let duties: Vec<ProposerDuty> = (0..4)
+            .map(|slot| ProposerDuty {
+                slot,
+                validator_index: 19 + slot,
+            })
+            .collect();
+        let input = EpochInput {
+            epoch: 0,
+            committees: &committees,
+            blocks: &blocks,
+            known_roots: &[],
+            proposer_duties: &duties,
+            sync_committee: &[1, 2, 3, 4, 5, 6, 7, 8],
+        };
+        let analysis = analyse_epoch(&spec, &input).expect("analysis");
+        let proposals: Vec<(u64, bool)> = analysis
+            .proposals
+            .iter()
+            .map(|p| (p.slot, p.proposed))
+            .collect();
+        assert_eq!(proposals, vec![(1, false), (2, false), (3, false)]);
+        assert_eq!(analysis.sync[0].slot, 0);
+        assert!(analysis.sync[0].signed.is_empty(), "slot 0 judges nobody");
+        assert_eq!(analysis.sync[1].signed.len(), 8, "slot 1 is judged");
     }
 }

@@ -23,7 +23,7 @@ use valwatch_core::{
     Update, ValidatorId,
 };
 
-use crate::analysis::{EpochAnalysis, ProposalOutcome};
+use crate::analysis::{EpochAnalysis, GENESIS_SLOT, ProposalOutcome};
 use crate::beacon::{Block, ValidatorStatus};
 use crate::keys::Watched;
 
@@ -169,14 +169,15 @@ pub struct EpochTally {
 
 /// Proposals read from blocks alone, for nodes that no longer serve an epoch's proposer
 /// duties: every block of `slots` was proposed by its `proposer_index`. Empty slots cannot be
-/// judged this way (their proposer is unknown), so they are left out: never a false miss.
+/// judged this way (their proposer is unknown), so they are left out: never a false miss. The
+/// genesis block was proposed by nobody.
 pub fn proposals_from_blocks(
     blocks: &[Block],
     slots: std::ops::Range<u64>,
 ) -> Vec<ProposalOutcome> {
     let mut proposals: Vec<ProposalOutcome> = blocks
         .iter()
-        .filter(|b| slots.contains(&b.slot))
+        .filter(|b| slots.contains(&b.slot) && b.slot != GENESIS_SLOT)
         .map(|b| ProposalOutcome {
             slot: b.slot,
             proposer_index: b.proposer_index,
@@ -520,5 +521,48 @@ mod tests {
         let id0 = tracker.validators().id_of("0").expect("0");
         assert_eq!(tracker.update().recorded(ids.sync, id0, 7), None);
         assert_eq!(tracker.update().recorded(ids.sync, id0, 6), Some(false));
+    }
+
+    #[test]
+    fn the_genesis_block_records_no_sync_duty_and_no_proposal() {
+        // Epoch 0 with Altair at genesis: the genesis block (slot 0) has an all-clear sync
+        // aggregate and proposer 0; nobody signed or proposed anything at slot 0.
+        let (spec, _, _) = scenario();
+        let committees =
+            EpochCommittees::new(0, 4, (0..4u64).map(|s| (s, 0, vec![2 * s, 2 * s + 1])))
+                .expect("committees");
+        let mut genesis = block(0, 0, vec![], 0);
+        genesis.proposer_index = 0;
+        let blocks = vec![genesis, block(1, 0, vec![], 0xff)];
+        let duties = [crate::beacon::ProposerDuty {
+            slot: 0,
+            validator_index: 7,
+        }];
+        let sync_committee = [0u64; 8];
+        let input = EpochInput {
+            epoch: 0,
+            committees: &committees,
+            blocks: &blocks,
+            known_roots: &[],
+            proposer_duties: &duties,
+            sync_committee: &sync_committee,
+        };
+        let analysis = analyse_epoch(&spec, &input).expect("analysis");
+        let (_metrics, tracker, ids, watched) = tracker(&["0", "7"]);
+        let tally = record_epoch(&mut tracker.update(), &ids, &analysis, None, &watched);
+        assert_eq!(
+            (tally.sync_duties, tally.missed_sync),
+            (1, 0),
+            "slot 1 only"
+        );
+        assert_eq!((tally.proposals, tally.missed_proposals), (0, 0));
+        let id0 = tracker.validators().id_of("0").expect("0");
+        assert_eq!(tracker.update().recorded(ids.sync, id0, 0), None);
+        // Without duties, the blocks' proposers are credited: not the genesis block's.
+        let proposals = proposals_from_blocks(&blocks, 0..4);
+        assert_eq!(
+            proposals.iter().map(|p| p.slot).collect::<Vec<_>>(),
+            vec![1]
+        );
     }
 }
