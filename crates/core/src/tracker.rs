@@ -186,19 +186,36 @@ fn bind_counter(
         .collect();
 }
 
-fn bind_gauge(gauge: &mut GroupedGauge, set: &ValidatorSet, chain: &str) {
+/// Binds `gauge` to `set`, first removing the series it had for `old` (only those: its
+/// families are shared with the other duties and chains).
+fn bind_gauge(
+    gauge: &mut GroupedGauge,
+    old: Option<&ValidatorSet>,
+    set: &ValidatorSet,
+    chain: &str,
+) {
     let labels = |key: &'static str, value: &str| -> LabelPairs {
         let mut labels = vec![("chain", chain.to_string()), (key, value.to_string())];
         labels.extend(gauge.extra.iter().cloned());
         labels
     };
+    if let Some(old) = old {
+        for (_, family, _) in &gauge.aggregates {
+            for g in 0..old.group_count() {
+                family.remove(&labels("group", old.group_name(g as u16)));
+            }
+        }
+        for id in old.own_series_ids() {
+            gauge
+                .validator_family
+                .remove(&labels("validator", old.key(*id)));
+        }
+    }
     for (_, family, series) in &mut gauge.aggregates {
-        family.clear();
         *series = (0..set.group_count())
             .map(|g| family.get_or_create_owned(&labels("group", set.group_name(g as u16))))
             .collect();
     }
-    gauge.validator_family.clear();
     gauge.own = set
         .own_series_ids()
         .iter()
@@ -398,7 +415,8 @@ impl ChainTracker {
             dirty: true,
         };
         let mut state = self.lock();
-        bind_gauge(&mut gauge, &state.set, self.chain());
+        let set = state.set.clone();
+        bind_gauge(&mut gauge, None, &set, self.chain());
         state.gauges.push(gauge);
         Ok(GaugeId(state.gauges.len() - 1))
     }
@@ -583,7 +601,7 @@ impl ChainTracker {
         }
         for gauge in state.gauges.iter_mut() {
             let old_values = std::mem::take(&mut gauge.values);
-            bind_gauge(gauge, &new, &chain);
+            bind_gauge(gauge, Some(&old), &new, &chain);
             if gauge.derived {
                 continue;
             }
@@ -972,6 +990,52 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
+    }
+
+    #[test]
+    fn rebinding_a_gauge_leaves_other_duties_and_chains_alone() {
+        // Duties share their gauge families (`duty` label), chains share the registry.
+        let metrics = Metrics::new();
+        let other = ChainTracker::new("test", metrics.for_chain("other"));
+        other.set_validators(set(&[("s1", &["x"])], 10));
+        let other_duty = other.duty("block", 10).expect("duty");
+        other.update().record(other_duty, 0, 1, true);
+        let tracker = ChainTracker::new("test", metrics.for_chain("dev"));
+        let first = tracker.duty("first", 10).expect("duty");
+        let second = tracker.duty("second", 10).expect("duty");
+        tracker.set_validators(set(&[("s1", &["a"])], 10));
+        {
+            let mut update = tracker.update();
+            update.record(first, 0, 1, true);
+            update.record(second, 0, 1, false);
+        }
+        let text = metrics.encode();
+        for line in [
+            r#"valwatch_duty_window_missed{chain="dev",group="s1",duty="first"} 1"#,
+            r#"valwatch_duty_window_missed{chain="dev",group="s1",duty="second"} 0"#,
+            r#"valwatch_validator_duty_window_missed{chain="dev",validator="a",duty="first"} 1"#,
+            r#"valwatch_duty_missing_validators{chain="other",group="s1",duty="block"} 1"#,
+            r#"valwatch_validator_duty_window_missed{chain="other",validator="x",duty="block"} 1"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        // A group that left takes its series along, and only its own.
+        tracker.set_validators(set(&[("s2", &["a"])], 10));
+        let text = metrics.encode();
+        assert!(
+            !text.contains(r#"valwatch_duty_window_missed{chain="dev",group="s1""#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"valwatch_duty_window_missed{chain="dev",group="s2",duty="first"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"valwatch_duty_window_missed{chain="other",group="s1",duty="block"} 1"#
+            ),
+            "{text}"
+        );
     }
 
     #[test]
