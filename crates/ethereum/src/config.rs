@@ -65,6 +65,10 @@ pub struct EthereumConfig {
     /// stays the fallback. `false` = polling only.
     #[serde(default = "default_events")]
     pub events: bool,
+    /// Seconds an open event stream may stay silent (not even a keep-alive) before it is
+    /// reconnected; default two epochs, at least 120 s.
+    #[serde(default)]
+    pub events_idle_timeout_seconds: Option<u64>,
     /// Which validators get series of their own; set by the binary from
     /// `[server] per_validator_series_max` and `validators.per_validator`.
     #[serde(skip, default)]
@@ -120,6 +124,7 @@ impl EthereumConfig {
             request_timeout_seconds: default_request_timeout_seconds(),
             max_answer_bytes: default_max_answer_bytes(),
             events: default_events(),
+            events_idle_timeout_seconds: None,
             validators: ValidatorsConfig::default(),
             series: SeriesPolicy::default(),
         }
@@ -133,6 +138,9 @@ impl EthereumConfig {
         parse_endpoints("beacon", &self.beacon)?;
         if let Some(poll) = self.poll_interval_seconds {
             range("poll_interval_seconds", poll, 1, 3600)?;
+        }
+        if let Some(idle) = self.events_idle_timeout_seconds {
+            range("events_idle_timeout_seconds", idle, 1, 86_400)?;
         }
         range("backfill_epochs", self.backfill_epochs, 0, 100_000)?;
         range("key_refresh_seconds", self.key_refresh_seconds, 10, 86_400)?;
@@ -197,6 +205,9 @@ mod tests {
         assert!(config.events, "the event stream is on by default");
         assert!(!parse("events = false").expect("valid").events);
         assert!(parse("events = \"yes\"").is_err());
+        assert_eq!(config.events_idle_timeout_seconds, None);
+        let idle = parse("events_idle_timeout_seconds = 5").expect("valid");
+        assert_eq!(idle.events_idle_timeout_seconds, Some(5));
         let config = parse("mode = \"finalized\"\nwatch_all = true").expect("valid");
         assert_eq!(config.mode, Mode::Finalized);
         assert!(parse("mode = \"safe\"").is_err());
@@ -207,6 +218,10 @@ mod tests {
     fn each_bad_value_names_its_key() {
         for (line, key) in [
             ("poll_interval_seconds = 0", "poll_interval_seconds"),
+            (
+                "events_idle_timeout_seconds = 0",
+                "events_idle_timeout_seconds",
+            ),
             ("backfill_epochs = 1000000", "backfill_epochs"),
             ("key_refresh_seconds = 1", "key_refresh_seconds"),
             ("request_timeout_seconds = 0", "request_timeout_seconds"),

@@ -890,7 +890,11 @@ impl EthereumWatcher {
         let first_byte =
             Duration::from_secs(self.config.request_timeout_seconds).min(Duration::from_secs(10));
         // A head event comes every slot; silence for a few epochs means a dead connection.
-        let idle = Duration::from_secs((spec.seconds_per_slot * spec.slots_per_epoch * 2).max(120));
+        let idle = Duration::from_secs(
+            self.config
+                .events_idle_timeout_seconds
+                .unwrap_or((spec.seconds_per_slot * spec.slots_per_epoch * 2).max(120)),
+        );
         let stream = match EventStream::new(
             &self.config.name,
             self.client.endpoints().to_vec(),
