@@ -60,6 +60,14 @@ pub struct Anchor {
     pub range_end: u64,
 }
 
+impl Anchor {
+    /// Whether the finalized checkpoint `finalized_epoch` covers the whole range the verdict
+    /// rests on (up to `range_end`): then no reorg can change it.
+    pub fn is_final(&self, finalized_epoch: u64, slots_per_epoch: u64) -> bool {
+        self.range_end < finalized_epoch.saturating_mul(slots_per_epoch)
+    }
+}
+
 /// One fetched epoch.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -290,4 +298,23 @@ pub async fn still_canonical(client: &BeaconClient, anchor: &Anchor) -> Result<b
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_anchor_is_final_once_the_checkpoint_is_past_its_inclusion_window() {
+        // Epoch 4 of 8 slots: its verdict rests on slots up to 47, the last of epoch 5.
+        let anchor = Anchor {
+            epoch: 4,
+            slot: 47,
+            root: [0; 32],
+            range_end: 47,
+        };
+        assert!(!anchor.is_final(5, 8), "epoch 5 is not finalized yet");
+        assert!(anchor.is_final(6, 8));
+        assert!(!anchor.is_final(u64::MAX, 0));
+    }
 }

@@ -7,7 +7,8 @@
 //! 2. probe every endpoint (`valwatch_endpoint_up`, `valwatch_ethereum_endpoint_synced`);
 //! 3. read the head; when it moved, cache the current epoch's proposer duties (some nodes
 //!    serve them only while current) and, in `head` mode, check that the recently judged
-//!    epochs still rest on the canonical chain, judging them again if a reorg changed it;
+//!    epochs still rest on the canonical chain, judging them again if a reorg changed it
+//!    (never once the finalized checkpoint covers their inclusion window);
 //! 4. judge, in order, every epoch that became judgeable since the checkpoint: in `head` mode
 //!    epoch `e` once the head is [`REORG_GUARD_SLOTS`] past the last slot of `e + 1` (the end
 //!    of its inclusion window), in `finalized` mode once `e + 1` is finalized. After a
@@ -713,13 +714,32 @@ impl EthereumWatcher {
     /// Re-judges recently judged epochs whose blocks a reorg changed.
     async fn check_reorgs(&mut self, ctx: &WatchContext, live: &mut Live, head_slot: u64) {
         let spe = live.spec.slots_per_epoch;
-        let recent: Vec<Anchor> = live
+        let mut recent: Vec<Anchor> = live
             .saved
             .anchors
             .iter()
             .filter(|a| head_slot <= a.range_end + REORG_RECHECK_EPOCHS * spe)
             .copied()
             .collect();
+        if recent.is_empty() {
+            return;
+        }
+        // A finalized range cannot be reorged: an endpoint serving other blocks for it is not
+        // on the canonical chain, so its verdicts stay. Unknown finality checks them all.
+        match self.client.finality("head").await {
+            Ok(finality) => {
+                let finalized = finality.finalized.epoch;
+                live.saved.anchors.retain(|a| !a.is_final(finalized, spe));
+                recent.retain(|a| !a.is_final(finalized, spe));
+            }
+            Err(e) => {
+                ctx.health.error(client_kind(&e));
+                let message = valwatch_core::error_chain(&e);
+                if live.should_log("finality", &message) {
+                    warn!(chain = %self.config.name, error = %message, "cannot read the finalized checkpoint; checking every recent epoch for reorgs");
+                }
+            }
+        }
         for anchor in recent {
             match still_canonical(&self.client, &anchor).await {
                 Ok(true) => {}
