@@ -5,12 +5,14 @@
 //!
 //! The double serves the fixture files, filters validator lookups by the ids asked (like a
 //! real node), answers 404 for data it does not have, and synthesises the head two slots past
-//! the fixtures' newest block (slot 49), so that epoch 4 is judgeable in `head` mode.
+//! the fixtures' newest block (slot 49), so that epoch 4 is judgeable in `head` mode. A test
+//! can change what it serves while the watcher runs through its [`Script`] (another chain, the
+//! finalized checkpoint, pushed events); `watcher_live` uses that.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -26,13 +28,13 @@ use valwatch_ethereum::EthereumConfig;
 use crate::common::{Expected, fixture, read};
 
 /// Slot of the synthesised head.
-const HEAD_SLOT: u64 = 49;
+pub(crate) const HEAD_SLOT: u64 = 49;
 
 /// Slot of the young head: the chain is too young for a judgeable epoch.
 const YOUNG_SLOT: u64 = 16;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Behaviour {
+pub(crate) enum Behaviour {
     /// A healthy node.
     Normal,
     /// Blocks answer malformed JSON.
@@ -40,14 +42,68 @@ enum Behaviour {
     /// A healthy node that also serves `/eth/v1/events`: once the young head was served, it
     /// waits a second, moves the head to [`HEAD_SLOT`] and sends a `head` event.
     Events,
+    /// A healthy node whose `/eth/v1/events` sends what the test pushes
+    /// ([`Script::push_event`]).
+    PushedEvents,
+    /// `/eth/v1/events` accepts the connection and never answers (not even headers).
+    SilentEvents,
+    /// `/eth/v1/events` sends one `head` event on the first connection, then nothing ever
+    /// again; later connections are never answered.
+    OneEventThenStall,
 }
 
 /// Where the node double's head is: young (slot [`YOUNG_SLOT`], nothing judgeable) until
 /// `young` is cleared.
 #[derive(Default)]
-struct HeadSwitch {
-    young: AtomicBool,
-    young_served: AtomicBool,
+pub(crate) struct HeadSwitch {
+    pub(crate) young: AtomicBool,
+    pub(crate) young_served: AtomicBool,
+}
+
+/// What a test changes on the node double while the watcher runs, and what the double saw.
+pub(crate) struct Script {
+    /// Another scenario served instead of the node's own, and the generation of the head
+    /// block on it: switching is a reorg onto that chain with a new head.
+    chain: Mutex<Option<(PathBuf, u8)>>,
+    /// Epoch of the finalized checkpoint in `finality_checkpoints`.
+    pub(crate) finalized_epoch: AtomicU64,
+    /// Reads of the head header (one per watcher cycle).
+    pub(crate) head_reads: AtomicUsize,
+    /// Reads of the finality checkpoints.
+    pub(crate) finality_reads: AtomicUsize,
+    /// Connections to `/eth/v1/events`.
+    pub(crate) event_connections: AtomicUsize,
+    /// Events for [`Behaviour::PushedEvents`] streams, as `(event, data)`.
+    events: tokio::sync::broadcast::Sender<(String, String)>,
+}
+
+impl Default for Script {
+    fn default() -> Self {
+        Script {
+            chain: Mutex::new(None),
+            // With the head in epoch 6: epoch 4 and its inclusion window are not final.
+            finalized_epoch: AtomicU64::new(4),
+            head_reads: AtomicUsize::new(0),
+            finality_reads: AtomicUsize::new(0),
+            event_connections: AtomicUsize::new(0),
+            events: tokio::sync::broadcast::channel(16).0,
+        }
+    }
+}
+
+impl Script {
+    /// From now on the node serves `scenario`'s chain, with a head block of a new generation
+    /// (a new root whose parent is that chain's block 47): a reorg, as the watcher sees it.
+    pub(crate) fn reorg_to(&self, scenario: &str, generation: u8) {
+        let dir = fixture(&format!("spec/{scenario}"));
+        assert!(dir.is_dir(), "missing fixture {}", dir.display());
+        *self.chain.lock().expect("script lock") = Some((dir, generation));
+    }
+
+    /// Sends `event` with `data` on every open [`Behaviour::PushedEvents`] stream.
+    pub(crate) fn push_event(&self, event: &str, data: &str) {
+        let _ = self.events.send((event.to_string(), data.to_string()));
+    }
 }
 
 #[derive(Clone)]
@@ -55,6 +111,26 @@ struct Node {
     dir: PathBuf,
     behaviour: Behaviour,
     head: Arc<HeadSwitch>,
+    script: Arc<Script>,
+}
+
+impl Node {
+    /// The directory of the chain served now.
+    fn dir(&self) -> PathBuf {
+        match &*self.script.chain.lock().expect("script lock") {
+            Some((dir, _)) => dir.clone(),
+            None => self.dir.clone(),
+        }
+    }
+
+    fn head_generation(&self) -> u8 {
+        self.script
+            .chain
+            .lock()
+            .expect("script lock")
+            .as_ref()
+            .map_or(0, |(_, generation)| *generation)
+    }
 }
 
 fn json(bytes: Vec<u8>) -> Response {
@@ -70,7 +146,7 @@ fn not_found() -> Response {
 }
 
 fn file(node: &Node, name: &str) -> Response {
-    match std::fs::read(node.dir.join(name)) {
+    match std::fs::read(node.dir().join(name)) {
         Ok(bytes) => json(bytes),
         Err(_) => not_found(),
     }
@@ -78,16 +154,21 @@ fn file(node: &Node, name: &str) -> Response {
 
 fn root_of_header(node: &Node, slot: u64) -> String {
     let value: serde_json::Value =
-        serde_json::from_slice(&read(&node.dir.join(format!("headers/{slot}.json"))))
+        serde_json::from_slice(&read(&node.dir().join(format!("headers/{slot}.json"))))
             .expect("header json");
     value["data"]["root"].as_str().expect("root").to_string()
 }
 
 fn head_header(node: &Node) -> Vec<u8> {
     let parent = root_of_header(node, 47);
+    // Generation 0 is the root the node always had; each later one is another block.
+    let root = match node.head_generation() {
+        0 => format!("0x{}", "49".repeat(32)),
+        generation => format!("0x{generation:02x}{}", "49".repeat(31)),
+    };
     serde_json::to_vec(&serde_json::json!({
         "data": {
-            "root": format!("0x{}", "49".repeat(32)),
+            "root": root,
             "canonical": true,
             "header": {
                 "message": {
@@ -169,10 +250,66 @@ fn event_stream(node: &Node, query: &str) -> Response {
         .into_response()
 }
 
+/// An SSE response whose body is `chunks`.
+fn sse(chunks: impl futures::Stream<Item = String> + Send + 'static) -> Response {
+    use futures::StreamExt;
+    let body = chunks.map(|chunk| Ok::<_, std::convert::Infallible>(Bytes::from(chunk)));
+    (
+        [("content-type", "text/event-stream")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// `/eth/v1/events` for the scripted behaviours (see [`Behaviour`]).
+async fn scripted_event_stream(node: &Node) -> Response {
+    let connection = node.script.event_connections.fetch_add(1, Ordering::SeqCst);
+    match node.behaviour {
+        Behaviour::PushedEvents => {
+            let receiver = node.script.events.subscribe();
+            let pushed = futures::stream::unfold(receiver, |mut receiver| async move {
+                loop {
+                    match receiver.recv().await {
+                        Ok((event, data)) => {
+                            return Some((format!("event: {event}\ndata: {data}\n\n"), receiver));
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            });
+            use futures::StreamExt;
+            sse(futures::stream::once(async { ": hello\n\n".to_string() }).chain(pushed))
+        }
+        Behaviour::OneEventThenStall if connection == 0 => {
+            use futures::StreamExt;
+            let event = format!("event: head\ndata: {{\"slot\":\"{YOUNG_SLOT}\"}}\n\n");
+            sse(futures::stream::once(async move { event }).chain(futures::stream::pending()))
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+fn finality(node: &Node) -> Response {
+    node.script.finality_reads.fetch_add(1, Ordering::SeqCst);
+    let finalized = node.script.finalized_epoch.load(Ordering::SeqCst);
+    let checkpoint = |epoch: u64| serde_json::json!({"epoch": epoch.to_string(), "root": format!("0x{}", "0f".repeat(32))});
+    json(
+        serde_json::to_vec(&serde_json::json!({
+            "data": {
+                "previous_justified": checkpoint(finalized + 1),
+                "current_justified": checkpoint(finalized + 1),
+                "finalized": checkpoint(finalized),
+            }
+        }))
+        .expect("json"),
+    )
+}
+
 /// The validators answer, keeping only the asked ids (pubkeys or indices).
 fn validators(node: &Node, ids: &[String]) -> Response {
     let mut all: serde_json::Value =
-        serde_json::from_slice(&read(&node.dir.join("validators.json"))).expect("validators");
+        serde_json::from_slice(&read(&node.dir().join("validators.json"))).expect("validators");
     let asked = |entry: &serde_json::Value| {
         ids.iter().any(|id| {
             entry["index"].as_str() == Some(id.as_str())
@@ -219,6 +356,20 @@ async fn serve(State(node): State<Node>, request: Request) -> Response {
     }
     if path == "/eth/v1/events" && node.behaviour == Behaviour::Events {
         return event_stream(&node, &query);
+    }
+    if path == "/eth/v1/events"
+        && matches!(
+            node.behaviour,
+            Behaviour::PushedEvents | Behaviour::SilentEvents | Behaviour::OneEventThenStall
+        )
+    {
+        return scripted_event_stream(&node).await;
+    }
+    if path == "/eth/v1/beacon/states/head/finality_checkpoints" {
+        return finality(&node);
+    }
+    if path == "/eth/v1/beacon/headers/head" {
+        node.script.head_reads.fetch_add(1, Ordering::SeqCst);
     }
     if path.starts_with("/eth/v1/beacon/headers/") {
         if node.head.young.load(Ordering::SeqCst) {
@@ -274,12 +425,23 @@ async fn start_node(scenario: &str, behaviour: Behaviour) -> String {
 }
 
 async fn start_node_with(scenario: &str, behaviour: Behaviour, head: Arc<HeadSwitch>) -> String {
+    start_scripted_node(scenario, behaviour, head, Arc::default()).await
+}
+
+/// A node double serving `scenario` that the test steers through `head` and `script`.
+pub(crate) async fn start_scripted_node(
+    scenario: &str,
+    behaviour: Behaviour,
+    head: Arc<HeadSwitch>,
+    script: Arc<Script>,
+) -> String {
     let dir = fixture(&format!("spec/{scenario}"));
     assert!(dir.is_dir(), "missing fixture {}", dir.display());
     let app = axum::Router::new().fallback(serve).with_state(Node {
         dir,
         behaviour,
         head,
+        script,
     });
     crate::common::serve_on_loopback(app).await
 }
@@ -288,15 +450,15 @@ async fn dead_url() -> String {
     crate::common::dead_url("").await
 }
 
-struct Running {
-    metrics: Metrics,
-    tracker: Arc<ChainTracker>,
+pub(crate) struct Running {
+    pub(crate) metrics: Metrics,
+    pub(crate) tracker: Arc<ChainTracker>,
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), WatchError>>,
 }
 
 impl Running {
-    fn start(config: EthereumConfig, snapshot: Option<ChainSnapshot>) -> Self {
+    pub(crate) fn start(config: EthereumConfig, snapshot: Option<ChainSnapshot>) -> Self {
         let metrics = Metrics::new();
         let chain_metrics = metrics.for_chain(&config.name);
         let tracker = Arc::new(ChainTracker::new("ethereum", chain_metrics.clone()));
@@ -321,7 +483,7 @@ impl Running {
     }
 
     /// Waits until `done` holds for the encoded metrics, failing after a generous timeout.
-    async fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+    pub(crate) async fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let text = self.metrics.encode();
@@ -336,7 +498,7 @@ impl Running {
         }
     }
 
-    async fn stop(self) -> (Arc<ChainTracker>, Metrics) {
+    pub(crate) async fn stop(self) -> (Arc<ChainTracker>, Metrics) {
         self.cancel.cancel();
         let result = tokio::time::timeout(Duration::from_secs(10), self.task)
             .await
@@ -348,12 +510,12 @@ impl Running {
 }
 
 /// The value of the series `series` (name and labels, exactly as encoded), if present.
-fn value(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
 }
 
-fn pubkeys(scenario: &str) -> Vec<String> {
+pub(crate) fn pubkeys(scenario: &str) -> Vec<String> {
     let answer = read(&fixture(&format!("spec/{scenario}/validators.json")));
     valwatch_ethereum::beacon::decode_validators(&answer)
         .expect("validators")
@@ -362,7 +524,7 @@ fn pubkeys(scenario: &str) -> Vec<String> {
         .collect()
 }
 
-fn config(name: &str, urls: Vec<String>, keys: &[String]) -> EthereumConfig {
+pub(crate) fn config(name: &str, urls: Vec<String>, keys: &[String]) -> EthereumConfig {
     let mut config = EthereumConfig::new(name, urls);
     config.poll_interval_seconds = Some(1);
     config
@@ -378,15 +540,15 @@ fn config(name: &str, urls: Vec<String>, keys: &[String]) -> EthereumConfig {
 
 /// Per validator index, what the spec says the watcher must count for epoch 4.
 #[derive(Debug, Default, Clone, PartialEq)]
-struct Counts {
-    attestation: (f64, f64),
-    proposal: (f64, f64),
-    sync: (f64, f64),
+pub(crate) struct Counts {
+    pub(crate) attestation: (f64, f64),
+    pub(crate) proposal: (f64, f64),
+    pub(crate) sync: (f64, f64),
     /// `[vote][reason]`, vote source/target/head, reason wrong/late.
-    votes: [[f64; 2]; 3],
+    pub(crate) votes: [[f64; 2]; 3],
 }
 
-fn expected_counts(scenario: &str) -> HashMap<u64, Counts> {
+pub(crate) fn expected_counts(scenario: &str) -> HashMap<u64, Counts> {
     let expected: Expected =
         serde_json::from_slice(&read(&fixture(&format!("spec/{scenario}/expected.json"))))
             .expect("expected.json");
@@ -448,7 +610,7 @@ fn expected_counts(scenario: &str) -> HashMap<u64, Counts> {
     counts
 }
 
-fn observed_counts(text: &str, chain: &str, pubkey: &str) -> Counts {
+pub(crate) fn observed_counts(text: &str, chain: &str, pubkey: &str) -> Counts {
     let get = |family: &str, extra: &str| {
         value(
             text,
@@ -481,7 +643,7 @@ fn observed_counts(text: &str, chain: &str, pubkey: &str) -> Counts {
     }
 }
 
-fn assert_matches_spec(text: &str, chain: &str, scenario: &str) {
+pub(crate) fn assert_matches_spec(text: &str, chain: &str, scenario: &str) {
     let keys = pubkeys(scenario);
     let expected = expected_counts(scenario);
     for (index, key) in keys.iter().enumerate() {
