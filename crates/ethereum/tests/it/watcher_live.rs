@@ -90,7 +90,9 @@ fn window_missed(counts: &Counts) -> [(&'static str, Option<f64>); 3] {
 /// `duty_performed_total` / `duty_missed_total` and the vote counters count each
 /// (validator, unit) once, with the verdict it was first given — a Prometheus counter cannot
 /// take a count back. A unit the first chain did not have (a sync duty in a slot that was
-/// empty there) is new and counted once, with the new chain's verdict.
+/// empty there) is new and counted once, with the new chain's verdict. (The other way round,
+/// a unit the new chain no longer has keeps its old verdict in the window: windows cannot
+/// forget a unit. This test moves to the chain with more blocks, so that case is not met.)
 #[tokio::test]
 async fn a_reorg_rejudges_the_epoch_without_counting_twice_until_its_window_is_finalized() {
     let (first, second) = ("fulu_offline", "fulu_baseline");
@@ -118,7 +120,7 @@ async fn a_reorg_rejudges_the_epoch_without_counting_twice_until_its_window_is_f
     let missed_first: f64 = first_truth.values().map(|c| c.attestation.1).sum();
     assert_eq!(missed_first, 6.0, "the offline validators missed");
 
-    // The node moves to the other chain (every block of epoch 4's window replaced) with a new
+    // The node moves to the other chain (other blocks in all of epoch 4's window) with a new
     // head, and says so on the event stream.
     script.reorg_to(second, 1);
     script.push_event("chain_reorg", r#"{"slot":"49","depth":"18"}"#);
