@@ -45,6 +45,38 @@ impl DutyWindows {
         Self::new(len, count, self.is_sparse())
     }
 
+    /// The windows of another validator set: validator `new` takes over the window of
+    /// `old_of_new[new]` (`u32::MAX`: none, it starts empty).
+    pub fn remap(&self, old_of_new: &[u32]) -> Self {
+        match self {
+            DutyWindows::Dense(table) => DutyWindows::Dense(table.remap(old_of_new)),
+            DutyWindows::Sparse {
+                len,
+                count,
+                windows,
+            } => {
+                let mut new_of_old = vec![u32::MAX; *count];
+                for (new, old) in old_of_new.iter().enumerate() {
+                    if let Some(slot) = new_of_old.get_mut(*old as usize) {
+                        *slot = new as u32;
+                    }
+                }
+                let new_of = |old: u32| new_of_old.get(old as usize).copied();
+                DutyWindows::Sparse {
+                    len: *len,
+                    count: old_of_new.len(),
+                    windows: windows
+                        .iter()
+                        .filter_map(|(old, window)| {
+                            let new = new_of(*old).filter(|n| *n != u32::MAX)?;
+                            Some((new, window.clone()))
+                        })
+                        .collect(),
+                }
+            }
+        }
+    }
+
     /// Whether windows exist only for validators that had the duty.
     pub fn is_sparse(&self) -> bool {
         matches!(self, DutyWindows::Sparse { .. })
@@ -132,6 +164,23 @@ impl DutyWindows {
             DutyWindows::Sparse { windows, .. } => windows.get(&index)?.parts_ref(),
         };
         parts.newest.map(|_| parts)
+    }
+
+    /// Calls `visit(id, stats)` for every validator whose window knows something: ascending
+    /// for dense storage, in no particular order for sparse storage. The fast form of
+    /// [`DutyWindows::known`].
+    pub fn for_each_known(&self, mut visit: impl FnMut(u32, WindowStats)) {
+        match self {
+            DutyWindows::Dense(table) => table.for_each_known(visit),
+            DutyWindows::Sparse { windows, .. } => {
+                for (index, window) in windows {
+                    let stats = window.stats();
+                    if stats.known > 0 {
+                        visit(*index, stats);
+                    }
+                }
+            }
+        }
     }
 
     /// Ids of the validators whose window knows something, with their counts, ascending for

@@ -9,6 +9,7 @@
 //! [`ValidatorSet`] is the immutable, compact form: keys live in one string arena and group
 //! memberships in one flat array, so a million keys cost a few bytes each beyond the key text.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
@@ -118,10 +119,29 @@ fn group_names<'a>(labels: impl Iterator<Item = &'a String>) -> Result<Vec<Strin
     Ok(names)
 }
 
+/// Appends `value` in decimal, without the formatting machinery (a million keys per set).
+fn push_decimal(text: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for digit in &digits[start..] {
+        text.push(char::from(*digit));
+    }
+}
+
 /// Interns combinations of groups while a set is built.
 #[derive(Default)]
 struct Combos {
     ids: HashMap<Vec<GroupId>, u16>,
+    /// The combination interned last: consecutive validators mostly share one.
+    last: Option<(Vec<GroupId>, u16)>,
     starts: Vec<u32>,
     groups: Vec<GroupId>,
 }
@@ -129,6 +149,17 @@ struct Combos {
 impl Combos {
     /// The combination id of `groups` (sorted, without [`ALL_GROUP`]).
     fn intern(&mut self, groups: &[GroupId]) -> Result<u16, LabelError> {
+        if let Some((last, id)) = &self.last
+            && last.as_slice() == groups
+        {
+            return Ok(*id);
+        }
+        let id = self.intern_new(groups)?;
+        self.last = Some((groups.to_vec(), id));
+        Ok(id)
+    }
+
+    fn intern_new(&mut self, groups: &[GroupId]) -> Result<u16, LabelError> {
         if let Some(id) = self.ids.get(groups) {
             return Ok(*id);
         }
@@ -217,8 +248,6 @@ impl ValidatorSet {
         always: &[u64],
         per_validator_max: usize,
     ) -> Result<Self, LabelError> {
-        use std::fmt::Write as _;
-
         let group_names = group_names(labels.keys())?;
         let mut labelled: Vec<(u64, GroupId)> = labels
             .values()
@@ -251,7 +280,7 @@ impl ValidatorSet {
         let mut groups = Vec::new();
         let mut next_label = labelled.iter().peekable();
         for (id, index) in all.iter().enumerate() {
-            let _ = write!(set.key_text, "{index}");
+            push_decimal(&mut set.key_text, *index);
             set.key_ends.push(set.key_text.len() as u32);
             groups.clear();
             while let Some((_, group)) = next_label.next_if(|(i, _)| i == index) {
@@ -300,19 +329,51 @@ impl ValidatorSet {
         let (mut low, mut high) = (0usize, self.len());
         while low < high {
             let middle = low + (high - low) / 2;
-            let probe = self.key(middle as ValidatorId);
-            let order = if self.numeric {
-                probe.len().cmp(&key.len()).then_with(|| probe.cmp(key))
-            } else {
-                probe.cmp(key)
-            };
-            match order {
-                std::cmp::Ordering::Less => low = middle + 1,
-                std::cmp::Ordering::Greater => high = middle,
-                std::cmp::Ordering::Equal => return Some(middle as ValidatorId),
+            match self.compare(self.key(middle as ValidatorId), key) {
+                Ordering::Less => low = middle + 1,
+                Ordering::Greater => high = middle,
+                Ordering::Equal => return Some(middle as ValidatorId),
             }
         }
         None
+    }
+
+    /// The order of ids: decimal keys by value (shorter first, then digits), others as text.
+    fn compare(&self, a: &str, b: &str) -> Ordering {
+        if self.numeric {
+            a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+        } else {
+            a.cmp(b)
+        }
+    }
+
+    /// For each id of this set, the id its key has in `old` ([`ValidatorId::MAX`] when `old`
+    /// lacks it): one merge of the two sorted key lists when they are ordered alike, which
+    /// keeps replacing a million-validator set linear.
+    pub fn ids_in(&self, old: &ValidatorSet) -> Vec<ValidatorId> {
+        if self.numeric != old.numeric {
+            return self
+                .ids()
+                .map(|id| old.id_of(self.key(id)).unwrap_or(ValidatorId::MAX))
+                .collect();
+        }
+        let mut mapping = Vec::with_capacity(self.len());
+        let mut next_old = 0;
+        for id in self.ids() {
+            let key = self.key(id);
+            while (next_old as usize) < old.len()
+                && self.compare(old.key(next_old), key) == Ordering::Less
+            {
+                next_old += 1;
+            }
+            if (next_old as usize) < old.len() && old.key(next_old) == key {
+                mapping.push(next_old);
+                next_old += 1;
+            } else {
+                mapping.push(ValidatorId::MAX);
+            }
+        }
+        mapping
     }
 
     /// All ids.
@@ -322,8 +383,25 @@ impl ValidatorSet {
 
     /// Groups of `id`, always starting with group 0 ([`ALL_GROUP`]).
     pub fn groups_of(&self, id: ValidatorId) -> &[GroupId] {
-        let combo = usize::from(self.combo_of[id as usize]);
-        &self.combo_groups[self.combo_starts[combo] as usize..self.combo_starts[combo + 1] as usize]
+        self.combination_groups(self.combination_of(id))
+    }
+
+    /// The combination of groups `id` belongs to. Validators of one combination share all
+    /// their groups, so a sum over a million validators can be folded per combination (a few)
+    /// and spread to the groups once.
+    pub fn combination_of(&self, id: ValidatorId) -> usize {
+        usize::from(self.combo_of[id as usize])
+    }
+
+    /// Number of distinct combinations of groups.
+    pub fn combination_count(&self) -> usize {
+        self.combo_starts.len() - 1
+    }
+
+    /// The groups of combination `combination`, starting with group 0 ([`ALL_GROUP`]).
+    pub fn combination_groups(&self, combination: usize) -> &[GroupId] {
+        &self.combo_groups
+            [self.combo_starts[combination] as usize..self.combo_starts[combination + 1] as usize]
     }
 
     /// Number of groups, [`ALL_GROUP`] included.
@@ -574,6 +652,29 @@ mod tests {
             assert_eq!(set.id_of(missing), None, "{missing}");
         }
         assert_eq!(set.own_series_ids().len(), 1);
+    }
+
+    #[test]
+    fn ids_in_maps_every_key_to_its_old_id() {
+        let empty = IndexLabels::new();
+        let old = ValidatorSet::from_indices(&empty, &[1, 5, 9, 10, 70], &[], 0).expect("valid");
+        let new =
+            ValidatorSet::from_indices(&empty, &[0, 5, 10, 11, 70, 99], &[], 0).expect("valid");
+        let none = ValidatorId::MAX;
+        assert_eq!(new.ids_in(&old), [none, 1, 3, none, 4, none]);
+        let text = ValidatorSet::build(
+            &LabelMap::new(),
+            &["10".into(), "5".into()],
+            &SeriesPolicy::default(),
+            |k| Ok(k.to_string()),
+        )
+        .expect("valid");
+        let from_text = new.ids_in(&text);
+        assert_eq!(text.key(from_text[1]), "5");
+        assert_eq!(text.key(from_text[2]), "10");
+        assert_eq!(from_text.iter().filter(|id| **id == none).count(), 4);
+        let text_in_text = text.ids_in(&text);
+        assert_eq!(text_in_text, [0, 1]);
     }
 
     #[test]

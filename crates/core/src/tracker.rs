@@ -25,8 +25,6 @@ use crate::state::{ChainSnapshot, CounterSnapshot, DutySnapshot, SnapshotEncoder
 use crate::window::{MissWindow, RecordOutcome, WindowStats};
 
 /// How a duty gauge's value is read off a validator's window counts.
-type StatValue = fn(&WindowStats) -> f64;
-
 /// Handle of a registered duty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DutyId(usize);
@@ -62,9 +60,9 @@ impl Aggregate {
 
     fn describe(self) -> &'static str {
         match self {
-            Aggregate::Sum => "summed over the validators of each group",
-            Aggregate::Max => "largest value among the validators of each group",
-            Aggregate::Min => "smallest value among the validators of each group",
+            Aggregate::Sum => "Summed over the validators of each group",
+            Aggregate::Max => "The largest value among the validators of each group",
+            Aggregate::Min => "The smallest value among the validators of each group",
         }
     }
 }
@@ -235,42 +233,176 @@ fn bind_gauge(
 
 /// Sets a grouped gauge's series: `values()` yields the validators that have a value (NaN is
 /// skipped), `own_value` gives the value of a validator with series of its own.
-fn publish_gauge<I: Iterator<Item = (u32, f64)>>(
-    gauge: &GroupedGauge,
-    set: &ValidatorSet,
-    values: impl Fn() -> I,
-    own_value: impl Fn(u32) -> f64,
-) {
-    for (aggregate, _, series) in &gauge.aggregates {
-        let mut acc = vec![f64::NAN; set.group_count()];
-        for (id, value) in values() {
+/// One aggregate of a grouped gauge, folded value by value into one slot per combination of
+/// groups (see [`ValidatorSet::combination_of`]), then spread to the groups.
+struct GroupFold {
+    aggregate: Aggregate,
+    slots: Vec<f64>,
+}
+
+impl Aggregate {
+    fn fold(self, slot: &mut f64, value: f64) {
+        *slot = if slot.is_nan() {
+            value
+        } else {
+            match self {
+                Aggregate::Sum => *slot + value,
+                Aggregate::Max => slot.max(value),
+                Aggregate::Min => slot.min(value),
+            }
+        };
+    }
+}
+
+impl GroupFold {
+    fn new(aggregate: Aggregate, set: &ValidatorSet) -> Self {
+        GroupFold {
+            aggregate,
+            slots: vec![f64::NAN; set.combination_count()],
+        }
+    }
+
+    fn add(&mut self, combination: usize, value: f64) {
+        self.aggregate.fold(&mut self.slots[combination], value);
+    }
+
+    /// Adds `value` `times` times.
+    fn add_many(&mut self, combination: usize, value: f64, times: u32) {
+        let value = match self.aggregate {
+            Aggregate::Sum => value * f64::from(times),
+            Aggregate::Max | Aggregate::Min => value,
+        };
+        self.add(combination, value);
+    }
+
+    fn publish(&self, set: &ValidatorSet, series: &[FloatGauge]) {
+        let mut groups = vec![f64::NAN; set.group_count()];
+        for (combination, value) in self.slots.iter().enumerate() {
             if value.is_nan() {
                 continue;
             }
-            for group in set.groups_of(id) {
-                let slot = &mut acc[usize::from(*group)];
-                *slot = if slot.is_nan() {
-                    value
-                } else {
-                    match aggregate {
-                        Aggregate::Sum => *slot + value,
-                        Aggregate::Max => slot.max(value),
-                        Aggregate::Min => slot.min(value),
-                    }
-                };
+            for group in set.combination_groups(combination) {
+                self.aggregate
+                    .fold(&mut groups[usize::from(*group)], *value);
             }
         }
-        let empty = if *aggregate == Aggregate::Sum {
+        let empty = if self.aggregate == Aggregate::Sum {
             0.0
         } else {
             f64::NAN
         };
-        for (group, value) in acc.into_iter().enumerate() {
-            series[group].set(if value.is_nan() { empty } else { value });
+        for (value, series) in groups.iter().zip(series) {
+            series.set(if value.is_nan() { empty } else { *value });
         }
     }
+}
+
+fn folds_of(gauge: &GroupedGauge, set: &ValidatorSet) -> Vec<GroupFold> {
+    gauge
+        .aggregates
+        .iter()
+        .map(|(aggregate, _, _)| GroupFold::new(*aggregate, set))
+        .collect()
+}
+
+fn publish_folds(gauge: &GroupedGauge, set: &ValidatorSet, folds: &[GroupFold]) {
+    for (fold, (_, _, series)) in folds.iter().zip(&gauge.aggregates) {
+        fold.publish(set, series);
+    }
+}
+
+fn publish_gauge(
+    gauge: &GroupedGauge,
+    set: &ValidatorSet,
+    values: impl Iterator<Item = (u32, f64)>,
+    own_value: impl Fn(u32) -> f64,
+) {
+    let mut folds = folds_of(gauge, set);
+    for (id, value) in values.filter(|(_, value)| !value.is_nan()) {
+        let combination = set.combination_of(id);
+        for fold in &mut folds {
+            fold.add(combination, value);
+        }
+    }
+    publish_folds(gauge, set, &folds);
     for (id, series) in set.own_series_ids().iter().zip(&gauge.own) {
         series.set(own_value(*id));
+    }
+}
+
+/// The gauges every duty derives from its windows.
+#[derive(Debug, Clone, Copy)]
+enum Derived {
+    /// Missed units in the window.
+    Missed,
+    /// Consecutive misses.
+    Streak,
+    /// Share performed.
+    Uptime,
+    /// 1 when the newest unit is a miss.
+    Missing,
+}
+
+impl Derived {
+    fn value(self, stats: &WindowStats) -> f64 {
+        match self {
+            Derived::Missed => f64::from(stats.missed),
+            Derived::Streak => f64::from(stats.streak),
+            Derived::Uptime => stats.uptime().unwrap_or(f64::NAN),
+            Derived::Missing => f64::from(u8::from(stats.streak > 0)),
+        }
+    }
+}
+
+/// Publishes the gauges derived from one duty's windows in a single pass over the windows
+/// (a million validators are read once, not once per gauge).
+fn publish_derived(derived: &[(&GroupedGauge, Derived)], set: &ValidatorSet, table: &DutyWindows) {
+    let mut folds: Vec<Vec<GroupFold>> = derived
+        .iter()
+        .map(|(gauge, _)| folds_of(gauge, set))
+        .collect();
+    // Most windows hold no miss; their values are all alike and are folded once per
+    // combination of groups, with their number.
+    let mut clean = vec![0u32; set.combination_count()];
+    table.for_each_known(|id, stats| {
+        let combination = set.combination_of(id);
+        if stats.missed == 0 {
+            clean[combination] += 1;
+            return;
+        }
+        for ((_, derived), gauge_folds) in derived.iter().zip(&mut folds) {
+            let value = derived.value(&stats);
+            if value.is_nan() {
+                continue;
+            }
+            for fold in gauge_folds.iter_mut() {
+                fold.add(combination, value);
+            }
+        }
+    });
+    let clean_stats = WindowStats {
+        known: 1,
+        missed: 0,
+        streak: 0,
+    };
+    for (combination, times) in clean.iter().enumerate().filter(|(_, n)| **n > 0) {
+        for ((_, derived), gauge_folds) in derived.iter().zip(&mut folds) {
+            let value = derived.value(&clean_stats);
+            for fold in gauge_folds.iter_mut() {
+                fold.add_many(combination, value, *times);
+            }
+        }
+    }
+    for ((gauge, derived), gauge_folds) in derived.iter().zip(&folds) {
+        publish_folds(gauge, set, gauge_folds);
+        for (id, series) in set.own_series_ids().iter().zip(&gauge.own) {
+            let stats = table.stats(*id);
+            series.set(if stats.known > 0 {
+                derived.value(&stats)
+            } else {
+                f64::NAN
+            });
+        }
     }
 }
 
@@ -396,7 +528,7 @@ impl ChainTracker {
             .map(|a| {
                 let family = registry.gauge_family(
                     &a.family_name(name),
-                    &format!("{help} The {}.", a.describe()),
+                    &format!("{help} {}.", a.describe()),
                 )?;
                 Ok((*a, family, Vec::new()))
             })
@@ -571,17 +703,17 @@ impl ChainTracker {
         let new = state.set.clone();
         let chain = self.chain().to_string();
         let state = &mut *state;
+        let old_of_new = new.ids_in(&old);
+        let old_id = |id: ValidatorId| Some(old_of_new[id as usize]).filter(|o| *o != u32::MAX);
         for duty in &mut state.duties {
-            let mut table = duty.table.empty_like(duty.table.window_len(), new.len());
-            let saved = state.saved_windows.get(&duty.name);
-            for id in new.ids() {
-                let key = new.key(id);
-                let window = match old.id_of(key) {
-                    Some(old_id) => duty.table.window(old_id),
-                    None => saved.and_then(|s| s.get(key)).cloned(),
-                };
-                if let Some(window) = window {
-                    table.put(id, &window);
+            let mut table = duty.table.remap(&old_of_new);
+            if let Some(saved) = state.saved_windows.get_mut(&duty.name)
+                && !saved.is_empty()
+            {
+                for id in new.ids().filter(|id| old_id(*id).is_none()) {
+                    if let Some(window) = saved.remove(new.key(id)) {
+                        table.put(id, &window);
+                    }
                 }
             }
             duty.table = table;
@@ -606,7 +738,7 @@ impl ChainTracker {
                 continue;
             }
             for id in new.ids() {
-                if let Some(old_id) = old.id_of(new.key(id)) {
+                if let Some(old_id) = old_id(id) {
                     gauge.values[id as usize] = old_values[old_id as usize];
                 }
             }
@@ -615,10 +747,7 @@ impl ChainTracker {
             let old_values = std::mem::take(&mut category.values);
             category.values = new
                 .ids()
-                .map(|id| {
-                    old.id_of(new.key(id))
-                        .map_or(u8::MAX, |o| old_values[o as usize])
-                })
+                .map(|id| old_id(id).map_or(u8::MAX, |o| old_values[o as usize]))
                 .collect();
             category.validator_family.clear();
             category.dirty = true;
@@ -632,6 +761,7 @@ impl ChainTracker {
         Update {
             chain: self.chain(),
             state: self.lock(),
+            pending: Vec::new(),
         }
     }
 
@@ -777,27 +907,14 @@ impl ChainTracker {
         for duty in duties.iter_mut().filter(|d| d.dirty) {
             duty.dirty = false;
             let table = &duty.table;
-            let derived: [(GaugeId, StatValue); 4] = [
-                (duty.window_missed, |s| f64::from(s.missed)),
-                (duty.consecutive, |s| f64::from(s.streak)),
-                (duty.uptime, |s| s.uptime().unwrap_or(f64::NAN)),
-                (duty.missing, |s| f64::from(u8::from(s.streak > 0))),
+            let derived = [
+                (duty.window_missed, Derived::Missed),
+                (duty.consecutive, Derived::Streak),
+                (duty.uptime, Derived::Uptime),
+                (duty.missing, Derived::Missing),
             ];
-            for (gauge, value) in derived {
-                publish_gauge(
-                    &gauges[gauge.0],
-                    &set,
-                    || table.known().map(move |(id, stats)| (id, value(&stats))),
-                    |id| {
-                        let stats = table.stats(id);
-                        if stats.known > 0 {
-                            value(&stats)
-                        } else {
-                            f64::NAN
-                        }
-                    },
-                );
-            }
+            let derived = derived.map(|(gauge, value)| (&gauges[gauge.0], value));
+            publish_derived(&derived, &set, table);
         }
         for gauge in gauges.iter_mut().filter(|g| g.dirty && !g.derived) {
             gauge.dirty = false;
@@ -805,7 +922,7 @@ impl ChainTracker {
             publish_gauge(
                 gauge,
                 &set,
-                || values.iter().enumerate().map(|(id, v)| (id as u32, *v)),
+                values.iter().enumerate().map(|(id, v)| (id as u32, *v)),
                 |id| values[id as usize],
             );
         }
@@ -854,6 +971,11 @@ impl ChainTracker {
 pub struct Update<'a> {
     chain: &'a str,
     state: MutexGuard<'a, State>,
+    /// Increments of the group series per combination of groups,
+    /// `[counter * combinations + combination]`, added to the counters of those groups when
+    /// the batch ends: a million records touch a few local slots, not a few shared atomics a
+    /// million times.
+    pending: Vec<u64>,
 }
 
 impl Update<'_> {
@@ -883,7 +1005,7 @@ impl Update<'_> {
             } else {
                 entry.performed
             };
-            Self::count_in(state, counter, id, 1);
+            self.count(counter, id, 1);
         }
         outcome
     }
@@ -896,27 +1018,42 @@ impl Update<'_> {
     /// Adds `by` to a grouped counter for validator `id` (all of its groups, and its own series
     /// when it has one).
     pub fn count(&mut self, counter: CounterId, id: ValidatorId, by: u64) {
-        Self::count_in(&mut self.state, counter, id, by);
-    }
-
-    fn count_in(state: &mut State, counter: CounterId, id: ValidatorId, by: u64) {
         if by == 0 {
             return;
         }
-        let entry = &state.counters[counter.0];
-        for group in state.set.groups_of(id) {
-            entry.groups[usize::from(*group)].inc_by(by);
+        let state = &*self.state;
+        let combinations = state.set.combination_count();
+        if self.pending.is_empty() {
+            self.pending = vec![0; state.counters.len() * combinations];
         }
+        self.pending[counter.0 * combinations + state.set.combination_of(id)] += by;
         if let Some(own) = state.set.own_series_index(id) {
-            entry.own[own].inc_by(by);
+            state.counters[counter.0].own[own].inc_by(by);
         }
+    }
+
+    fn flush_counts(&mut self) {
+        let state = &*self.state;
+        let combinations = state.set.combination_count();
+        for (slot, by) in self.pending.iter().enumerate().filter(|(_, by)| **by > 0) {
+            let counter = &state.counters[slot / combinations];
+            for group in state.set.combination_groups(slot % combinations) {
+                counter.groups[usize::from(*group)].inc_by(*by);
+            }
+        }
+        self.pending.clear();
     }
 
     /// Sets validator `id`'s value of a grouped gauge (`None` = no value).
     pub fn set_gauge(&mut self, gauge: GaugeId, id: ValidatorId, value: Option<f64>) {
         let entry = &mut self.state.gauges[gauge.0];
-        entry.values[id as usize] = value.unwrap_or(f64::NAN);
-        entry.dirty = true;
+        let value = value.unwrap_or(f64::NAN);
+        let slot = &mut entry.values[id as usize];
+        // An unchanged value leaves the gauge clean: no pass over every validator to publish.
+        if slot.to_bits() != value.to_bits() {
+            *slot = value;
+            entry.dirty = true;
+        }
     }
 
     /// Sets validator `id`'s category (an index into the registered categories; `None` or
@@ -938,6 +1075,7 @@ impl Update<'_> {
 
 impl Drop for Update<'_> {
     fn drop(&mut self) {
+        self.flush_counts();
         ChainTracker::publish(&mut self.state, self.chain);
     }
 }
@@ -989,6 +1127,51 @@ mod tests {
             r#"valwatch_validator_duty_uptime_ratio{chain="dev",validator="b",duty="block"} 1"#,
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn derived_aggregates_fold_clean_and_missing_windows_per_group() {
+        let metrics = Metrics::new();
+        let tracker = ChainTracker::new("test", metrics.for_chain("dev"));
+        let labels = [("s1", &["a", "b"][..]), ("s2", &["c"]), ("s3", &["b", "d"])];
+        tracker.set_validators(set(&labels, 0));
+        let duty = tracker.duty("block", 100).expect("duty");
+        let v = tracker.validators();
+        let id = |key: &str| v.id_of(key).expect("known");
+        {
+            let mut update = tracker.update();
+            for unit in 1..=4 {
+                update.record(duty, id("a"), unit, unit >= 3);
+                update.record(duty, id("b"), unit, false);
+                update.record(duty, id("c"), unit, unit == 1);
+                update.record(duty, id("d"), unit, false);
+            }
+        }
+        let text = metrics.encode();
+        let series = |name: &str, group: &str| {
+            format!(r#"valwatch_{name}{{chain="dev",group="{group}",duty="block"}} "#)
+        };
+        for (name, group, value) in [
+            ("duty_window_missed", "all", "3.0"),
+            ("duty_window_missed_max", "all", "2.0"),
+            ("duty_consecutive_missed_max", "all", "2.0"),
+            ("duty_uptime_ratio_min", "all", "0.5"),
+            ("duty_missing_validators", "all", "1.0"),
+            ("duty_window_missed", "s2", "1.0"),
+            ("duty_consecutive_missed_max", "s2", "0.0"),
+            ("duty_uptime_ratio_min", "s2", "0.75"),
+            // A group of clean windows only.
+            ("duty_window_missed", "s3", "0.0"),
+            ("duty_window_missed_max", "s3", "0.0"),
+            ("duty_consecutive_missed_max", "s3", "0.0"),
+            ("duty_uptime_ratio_min", "s3", "1.0"),
+            ("duty_missing_validators", "s3", "0.0"),
+            ("duty_window_missed", "s1", "2.0"),
+            ("duty_uptime_ratio_min", "s1", "0.5"),
+        ] {
+            let line = format!("{}{value}\n", series(name, group));
+            assert!(text.contains(&line), "missing {line} in\n{text}");
         }
     }
 

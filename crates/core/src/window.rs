@@ -239,6 +239,27 @@ impl ViewMut<'_> {
             return RecordOutcome::New;
         }
         let newest = self.header.newest;
+        if unit == newest + 1 && self.header.gaps.is_none() {
+            // The common case, one unit after the other: the position of `unit` held the unit
+            // that leaves the window. One division instead of three.
+            let pos = unit % len;
+            let word = &mut self.words[(pos / 64) as usize];
+            let mask = 1u64 << (pos % 64);
+            if *word & mask != 0 {
+                self.header.missed -= 1;
+            }
+            self.header.newest = unit;
+            if missed {
+                *word |= mask;
+                self.header.missed += 1;
+                self.header.streak += 1;
+                self.header.streak = self.header.streak.min(self.view().known());
+            } else {
+                *word &= !mask;
+                self.header.streak = 0;
+            }
+            return RecordOutcome::New;
+        }
         if unit > newest {
             let advance = unit - newest;
             if advance >= len {
@@ -466,6 +487,40 @@ impl WindowTable {
             header: view.header.clone(),
             words: view.words.to_vec().into_boxed_slice(),
         }
+    }
+
+    /// Calls `visit(index, stats)` for every window that knows something, in index order: one
+    /// tight pass over the headers (the bitmaps are not touched).
+    pub fn for_each_known(&self, mut visit: impl FnMut(u32, WindowStats)) {
+        for (index, header) in self.headers.iter().enumerate() {
+            if header.is_empty() {
+                continue;
+            }
+            let view = View {
+                len: self.len,
+                header,
+                words: &[],
+            };
+            visit(index as u32, view.stats());
+        }
+    }
+
+    /// The windows of another validator set: window `new` is this table's window
+    /// `old_of_new[new]`, or empty where that is `u32::MAX`. Copied in place, without a
+    /// window object per validator.
+    pub fn remap(&self, old_of_new: &[u32]) -> WindowTable {
+        let mut table = WindowTable::new(self.len, old_of_new.len());
+        let words = self.words_per_window;
+        for (new, old) in old_of_new.iter().enumerate() {
+            let old = *old as usize;
+            if old >= self.headers.len() || self.headers[old].is_empty() {
+                continue;
+            }
+            table.headers[new] = self.headers[old].clone();
+            table.words[new * words..(new + 1) * words]
+                .copy_from_slice(&self.words[old * words..(old + 1) * words]);
+        }
+        table
     }
 
     /// Stores `window` at `index`, replaying it when its length differs from the table's

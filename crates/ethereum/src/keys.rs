@@ -130,6 +130,8 @@ impl Watched {
                 continue;
             }
             if index >= ids.len() {
+                // Grow geometrically: pairs mostly come in ascending order.
+                ids.reserve((index + 1).saturating_sub(ids.len()).max(ids.len()));
                 ids.resize(index + 1, NONE);
             }
             if ids[index] == NONE {
@@ -239,13 +241,25 @@ pub fn all_set(
         .map_err(|e| e.to_string())
 }
 
+/// A decimal validator index; `None` for anything else or on overflow. (`str::parse` costs
+/// several times more, which shows with a million keys.)
+fn parse_index(key: &str) -> Option<u64> {
+    if key.is_empty() || key.len() > 20 {
+        return None;
+    }
+    key.bytes().try_fold(0u64, |value, byte| {
+        let digit = byte.checked_sub(b'0').filter(|d| *d < 10)?;
+        value.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
 /// The index table of a set: in keyed mode through `index_of`, in `watch_all` mode from the
 /// decimal keys.
 pub fn watched_of(set: &ValidatorSet, index_of: &HashMap<String, u64>, all: bool) -> Watched {
     Watched::new(set.ids().filter_map(|id| {
         let key = set.key(id);
         let index = if all {
-            key.parse().ok()
+            parse_index(key)
         } else {
             index_of.get(key).copied()
         };
@@ -292,6 +306,16 @@ mod tests {
         assert_eq!(resolution.index_of.len(), 1);
         assert_eq!(resolution.index_of[&key(1)], 7);
         assert_eq!(resolution.unresolved, vec![key(2)]);
+    }
+
+    #[test]
+    fn indices_parse_strictly() {
+        assert_eq!(parse_index("0"), Some(0));
+        assert_eq!(parse_index("1048575"), Some(1_048_575));
+        assert_eq!(parse_index("18446744073709551615"), Some(u64::MAX));
+        for bad in ["", "18446744073709551616", "-1", "1a", " 1", "0x10"] {
+            assert_eq!(parse_index(bad), None, "{bad}");
+        }
     }
 
     #[test]
