@@ -23,7 +23,7 @@ use valwatch_core::{
     Update, ValidatorId,
 };
 
-use crate::analysis::{EpochAnalysis, GENESIS_SLOT, ProposalOutcome};
+use crate::analysis::{AttestationOutcome, EpochAnalysis, GENESIS_SLOT, ProposalOutcome};
 use crate::beacon::{Block, ValidatorStatus};
 use crate::keys::Watched;
 
@@ -188,6 +188,34 @@ pub fn proposals_from_blocks(
     proposals
 }
 
+/// The watched attesters of the epoch with their outcomes, ordered by tracker id. The
+/// analysis lists them in committee order, a random permutation of the validators: recording
+/// in that order would touch a random window (and counters) per validator, a few cache misses
+/// each on a million. Gathering the outcomes by id first costs one pass over a table of
+/// `ids` entries and makes the recording a walk through memory in order.
+fn attesters_by_id<'a>(
+    analysis: &'a EpochAnalysis<'_>,
+    watched: &Watched,
+    ids: usize,
+) -> impl Iterator<Item = (ValidatorId, AttestationOutcome)> + 'a {
+    const NOT_ATTESTER: u32 = u32::MAX;
+    let mut position_of = vec![NOT_ATTESTER; ids];
+    for (position, member) in analysis.committees.members().iter().enumerate() {
+        if let Some(slot) = watched
+            .get(u64::from(*member))
+            .and_then(|id| position_of.get_mut(id as usize))
+        {
+            *slot = position as u32;
+        }
+    }
+    let outcomes = &analysis.outcomes;
+    position_of
+        .into_iter()
+        .enumerate()
+        .filter(|(_, position)| *position != NOT_ATTESTER)
+        .map(move |(id, position)| (id as ValidatorId, outcomes[position as usize]))
+}
+
 /// Records `analysis` for the watched validators. `proposals` replaces
 /// `analysis.proposals` when given (see [`proposals_from_blocks`]).
 pub fn record_epoch(
@@ -203,11 +231,7 @@ pub fn record_epoch(
             tally.changed += 1;
         }
     };
-    for duty in analysis.attesters() {
-        let Some(id) = watched.get(duty.validator_index) else {
-            continue;
-        };
-        let o = duty.outcome;
+    for (id, o) in attesters_by_id(analysis, watched, update.validators().len()) {
         let missed = !o.included();
         tally.attesters += 1;
         tally.missed_attestations += usize::from(missed);
