@@ -2,6 +2,7 @@
 //! `valwatch_ethereum::report`; this file parses arguments and prints.
 
 use std::path::PathBuf;
+use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -74,7 +75,13 @@ async fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("analysing epoch {}", args.epoch))?;
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Json => {
+            // Streamed: a report of every validator is hundreds of MB of text.
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+            out.flush()?;
+        }
         Format::Table => print!("{}", render_table(&report)),
     }
     Ok(())
