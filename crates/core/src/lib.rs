@@ -17,6 +17,7 @@ pub mod duty_windows;
 pub mod endpoint;
 pub mod labels;
 pub mod metrics;
+pub mod saved;
 pub mod state;
 pub mod supervisor;
 pub mod tracker;

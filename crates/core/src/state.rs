@@ -11,12 +11,13 @@
 //! snapshot is never handed to another chain.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Cursor, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::saved::SavedWindows;
 use crate::window::{MissWindow, WindowParts, WindowPartsRef};
 
 const MAGIC: &[u8; 8] = b"VALWATCH";
@@ -28,8 +29,8 @@ pub const FORMAT_VERSION: u32 = 1;
 pub struct DutySnapshot {
     /// Duty name.
     pub name: String,
-    /// `(key, window)` pairs.
-    pub windows: Vec<(String, MissWindow)>,
+    /// The windows, compact.
+    pub windows: SavedWindows,
 }
 
 /// Values of one grouped counter, keyed `group:<name>` or `validator:<key>`.
@@ -185,12 +186,12 @@ impl StateStore {
     /// Reads the snapshot of `family`/`chain`; `Ok(None)` when there is none.
     pub fn load(&self, family: &str, chain: &str) -> Result<Option<ChainSnapshot>, StateError> {
         let path = self.path(family, chain);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(StateError::Io { path, source }),
         };
-        let snapshot = decode(&bytes, &path)?;
+        let snapshot = decode_from(io::BufReader::with_capacity(READ_BUFFER, file), &path)?;
         if snapshot.chain != chain || snapshot.family != family {
             return Err(StateError::OtherChain {
                 path,
@@ -452,8 +453,8 @@ fn encode_into<W: Write + Seek>(snapshot: &ChainSnapshot, out: W) -> io::Result<
     let mut duties = encoder.begin_list(snapshot.duties.len())?;
     for duty in &snapshot.duties {
         let mut windows = encoder.duty(&mut duties, &duty.name, duty.windows.len())?;
-        for (key, window) in &duty.windows {
-            encoder.window(&mut windows, key, window.parts_ref())?;
+        for (key, parts) in duty.windows.iter_parts() {
+            encoder.window(&mut windows, key, parts)?;
         }
         encoder.end_list(windows)?;
     }
@@ -466,35 +467,69 @@ fn encode_into<W: Write + Seek>(snapshot: &ChainSnapshot, out: W) -> io::Result<
     encoder.finish()
 }
 
+/// Size of the read buffer between the state file and the decoder.
+const READ_BUFFER: usize = 256 * 1024;
+
 /// Decodes the file format; `path` only names the file in errors.
 pub fn decode(bytes: &[u8], path: &Path) -> Result<ChainSnapshot, StateError> {
+    decode_from(bytes, path)
+}
+
+/// Decodes the file format from a reader, checking the checksum as the body streams by: a
+/// million windows are never held twice (file bytes and decoded form). Anything decoded from
+/// a body whose checksum then fails is dropped.
+pub fn decode_from(mut input: impl Read, path: &Path) -> Result<ChainSnapshot, StateError> {
     let corrupt = |reason: &str| StateError::Corrupt {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };
-    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+    let mut header = [0u8; HEADER_LEN];
+    let mut filled = 0;
+    while filled < HEADER_LEN {
+        match input.read(&mut header[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(StateError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+    if filled < HEADER_LEN || &header[..8] != MAGIC {
         return Err(corrupt("not a valwatch state file"));
     }
-    let version = u32::from_le_bytes(bytes[8..12].try_into().map_err(|_| corrupt("header"))?);
+    let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
     if version != FORMAT_VERSION {
         return Err(StateError::Incompatible {
             path: path.to_path_buf(),
             found: version,
         });
     }
-    let checksum = &bytes[12..44];
-    let len = u64::from_le_bytes(bytes[44..52].try_into().map_err(|_| corrupt("header"))?);
-    let body = &bytes[HEADER_LEN..];
-    if body.len() as u64 != len {
-        return Err(corrupt("truncated"));
+    let mut length = [0u8; 8];
+    length.copy_from_slice(&header[44..52]);
+    let mut reader = Reader {
+        input,
+        remaining: u64::from_le_bytes(length),
+        body: Sha256::new(),
+    };
+    let snapshot = read_body(&mut reader).map_err(|reason| corrupt(&reason))?;
+    if reader.remaining != 0 {
+        return Err(corrupt("trailing bytes"));
     }
-    if Sha256::digest(body).as_slice() != checksum {
+    let mut extra = [0u8; 1];
+    if !matches!(reader.input.read(&mut extra), Ok(0)) {
+        return Err(corrupt("longer than its header says"));
+    }
+    if reader.body.finalize().as_slice() != &header[12..44] {
         return Err(corrupt("checksum mismatch"));
     }
-    read_body(&mut Reader(body)).map_err(|reason| corrupt(&reason))
+    Ok(snapshot)
 }
 
-fn read_body(r: &mut Reader<'_>) -> Result<ChainSnapshot, String> {
+fn read_body<R: Read>(r: &mut Reader<R>) -> Result<ChainSnapshot, String> {
     let family = r.str()?;
     let chain = r.str()?;
     let identity = r.opt_str()?;
@@ -503,7 +538,7 @@ fn read_body(r: &mut Reader<'_>) -> Result<ChainSnapshot, String> {
     let mut duties = Vec::new();
     for _ in 0..r.count()? {
         let name = r.str()?;
-        let mut windows = Vec::new();
+        let mut windows: Option<SavedWindows> = None;
         for _ in 0..r.count()? {
             let key = r.str()?;
             let len = r.u32()?;
@@ -526,8 +561,12 @@ fn read_body(r: &mut Reader<'_>) -> Result<ChainSnapshot, String> {
                 words,
             })
             .map_err(|e| format!("duty {name}, key {key}: {e}"))?;
-            windows.push((key, window));
+            windows
+                .get_or_insert_with(|| SavedWindows::new(len))
+                .push(&key, &window);
         }
+        let mut windows = windows.unwrap_or_else(|| SavedWindows::new(1));
+        windows.finish();
         duties.push(DutySnapshot { name, windows });
     }
     let mut counters = Vec::new();
@@ -537,9 +576,6 @@ fn read_body(r: &mut Reader<'_>) -> Result<ChainSnapshot, String> {
             .map(|_| Ok::<_, String>((r.str()?, r.u64()?)))
             .collect::<Result<Vec<_>, _>>()?;
         counters.push(CounterSnapshot { name, values });
-    }
-    if !r.0.is_empty() {
-        return Err("trailing bytes".into());
     }
     Ok(ChainSnapshot {
         family,
@@ -552,33 +588,48 @@ fn read_body(r: &mut Reader<'_>) -> Result<ChainSnapshot, String> {
     })
 }
 
-struct Reader<'a>(&'a [u8]);
+/// Reads the body: at most the length the header gives, hashing every byte.
+struct Reader<R> {
+    input: R,
+    remaining: u64,
+    body: Sha256,
+}
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], String> {
-        if self.0.len() < n {
+impl<R: Read> Reader<R> {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), String> {
+        if (buf.len() as u64) > self.remaining {
             return Err("unexpected end of data".into());
         }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
+        self.input.read_exact(buf).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                "truncated".to_string()
+            } else {
+                format!("read: {e}")
+            }
+        })?;
+        self.remaining -= buf.len() as u64;
+        self.body.update(&*buf);
+        Ok(())
     }
     fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
+        let mut byte = [0u8; 1];
+        self.fill(&mut byte)?;
+        Ok(byte[0])
     }
     fn u32(&mut self) -> Result<u32, String> {
-        let bytes = self.take(4)?;
-        Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+        let mut bytes = [0u8; 4];
+        self.fill(&mut bytes)?;
+        Ok(u32::from_le_bytes(bytes))
     }
     fn u64(&mut self) -> Result<u64, String> {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(self.take(8)?);
-        Ok(u64::from_le_bytes(word))
+        let mut bytes = [0u8; 8];
+        self.fill(&mut bytes)?;
+        Ok(u64::from_le_bytes(bytes))
     }
     /// A count of following items; never more than the bytes left could hold.
     fn count(&mut self) -> Result<usize, String> {
         let n = self.u64()?;
-        if n > self.0.len() as u64 {
+        if n > self.remaining {
             return Err(format!("count {n} larger than the data"));
         }
         Ok(n as usize)
@@ -590,7 +641,9 @@ impl Reader<'_> {
     }
     fn str(&mut self) -> Result<String, String> {
         let n = self.count()?;
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| "invalid UTF-8".to_string())
+        let mut bytes = vec![0u8; n];
+        self.fill(&mut bytes)?;
+        String::from_utf8(bytes).map_err(|_| "invalid UTF-8".to_string())
     }
     fn opt_str(&mut self) -> Result<Option<String>, String> {
         let present = self.u8()?;
@@ -615,7 +668,11 @@ mod tests {
             extra: serde_json::json!({"set_hash": "ab"}),
             duties: vec![DutySnapshot {
                 name: "block".into(),
-                windows: vec![("AB12".into(), window)],
+                windows: {
+                    let mut windows = SavedWindows::new(100);
+                    windows.push("AB12", &window);
+                    windows
+                },
             }],
             counters: vec![CounterSnapshot {
                 name: "duty_missed,duty=block".into(),

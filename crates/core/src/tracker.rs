@@ -21,8 +21,9 @@ use crate::labels::{ValidatorId, ValidatorSet};
 use crate::metrics::{
     ChainMetrics, CounterFamily, FloatGauge, GaugeFamily, LabelPairs, MetricsError,
 };
+use crate::saved::SavedWindows;
 use crate::state::{ChainSnapshot, CounterSnapshot, DutySnapshot, SnapshotEncoder};
-use crate::window::{MissWindow, RecordOutcome, WindowStats};
+use crate::window::{MissWindow, RecordOutcome, WindowParts, WindowPartsRef, WindowStats};
 
 /// How a duty gauge's value is read off a validator's window counts.
 /// Handle of a registered duty.
@@ -123,7 +124,10 @@ struct State {
     checkpoint: Option<u64>,
     extra: serde_json::Value,
     /// Values from a snapshot that wait for their series to be bound.
-    saved_windows: HashMap<String, HashMap<String, MissWindow>>,
+    /// Windows read back from the state file, by duty, for keys not yet in the set (a
+    /// `watch_all` set is only complete once the first epoch is judged). Persisted with the
+    /// tracker's own until the first observation after the restart, then dropped.
+    saved_windows: HashMap<String, SavedWindows>,
     saved_counters: HashMap<(String, String), u64>,
 }
 
@@ -526,10 +530,8 @@ impl ChainTracker {
         let aggregates = aggregates
             .iter()
             .map(|a| {
-                let family = registry.gauge_family(
-                    &a.family_name(name),
-                    &format!("{help} {}.", a.describe()),
-                )?;
+                let family = registry
+                    .gauge_family(&a.family_name(name), &format!("{help} {}.", a.describe()))?;
                 Ok((*a, family, Vec::new()))
             })
             .collect::<Result<Vec<_>, MetricsError>>()?;
@@ -648,14 +650,12 @@ impl ChainTracker {
         let mut state = self.lock();
         let len = state.set.len();
         let mut table = DutyWindows::new(window_len, len, sparse);
-        if let Some(saved) = state.saved_windows.remove(name) {
+        if let Some(saved) = state.saved_windows.get(name) {
             for id in state.set.ids() {
                 if let Some(window) = saved.get(state.set.key(id)) {
-                    table.put(id, window);
+                    table.put(id, &window);
                 }
             }
-            // Keep windows of keys not (yet) in the set for a later `set_validators`.
-            state.saved_windows.insert(name.to_string(), saved);
         }
         state.duties.push(Duty {
             name: name.to_string(),
@@ -707,11 +707,9 @@ impl ChainTracker {
         let old_id = |id: ValidatorId| Some(old_of_new[id as usize]).filter(|o| *o != u32::MAX);
         for duty in &mut state.duties {
             let mut table = duty.table.remap(&old_of_new);
-            if let Some(saved) = state.saved_windows.get_mut(&duty.name)
-                && !saved.is_empty()
-            {
+            if let Some(saved) = state.saved_windows.get(&duty.name) {
                 for id in new.ids().filter(|id| old_id(*id).is_none()) {
-                    if let Some(window) = saved.remove(new.key(id)) {
+                    if let Some(window) = saved.get(new.key(id)) {
                         table.put(id, &window);
                     }
                 }
@@ -762,6 +760,7 @@ impl ChainTracker {
             chain: self.chain(),
             state: self.lock(),
             pending: Vec::new(),
+            recorded: false,
         }
     }
 
@@ -805,16 +804,29 @@ impl ChainTracker {
         let duties = state
             .duties
             .iter()
-            .map(|duty| DutySnapshot {
-                name: duty.name.clone(),
-                windows: duty
-                    .table
-                    .known()
-                    .filter_map(|(id, _)| {
-                        let window = duty.table.window(id)?;
-                        Some((state.set.key(id).to_string(), window))
-                    })
-                    .collect(),
+            .map(|duty| {
+                let mut windows = SavedWindows::new(duty.table.window_len());
+                windows.extend(
+                    duty.table
+                        .known()
+                        .filter_map(|(id, _)| Some((state.set.key(id), duty.table.window(id)?)))
+                        .chain(
+                            Self::leftovers(&state, &duty.name).filter_map(|(key, parts)| {
+                                let window = MissWindow::from_parts(WindowParts {
+                                    len: parts.len,
+                                    newest: parts.newest,
+                                    oldest: parts.oldest,
+                                    gaps: parts.gaps.to_vec(),
+                                    words: parts.words.to_vec(),
+                                });
+                                Some((key, window.ok()?))
+                            }),
+                        ),
+                );
+                DutySnapshot {
+                    name: duty.name.clone(),
+                    windows,
+                }
             })
             .collect();
         let counters = state
@@ -857,12 +869,16 @@ impl ChainTracker {
                 .table
                 .known()
                 .filter(|(id, _)| saved(id).is_some())
-                .count();
+                .count()
+                + Self::leftovers(&state, &duty.name).count();
             let mut windows = encoder.duty(&mut duties, &duty.name, count)?;
             for (id, _) in duty.table.known() {
                 if let Some(parts) = saved(&id) {
                     encoder.window(&mut windows, state.set.key(id), parts)?;
                 }
+            }
+            for (key, parts) in Self::leftovers(&state, &duty.name) {
+                encoder.window(&mut windows, key, parts)?;
             }
             encoder.end_list(windows)?;
         }
@@ -876,6 +892,28 @@ impl ChainTracker {
         encoder.finish()
     }
 
+    /// The outcome of `unit` for the validator with `key`, `None` when unknown (for tests).
+    #[doc(hidden)]
+    pub fn recorded_for_tests(&self, duty: DutyId, key: &str, unit: u64) -> Option<bool> {
+        let state = self.lock();
+        let id = state.set.id_of(key)?;
+        state.duties[duty.0].table.get(id, unit)
+    }
+
+    /// Restored windows of `duty` whose keys are not in the set (yet): saved again with the
+    /// tracker's own, so a restart before the set is complete loses nothing.
+    fn leftovers<'a>(
+        state: &'a State,
+        duty: &str,
+    ) -> impl Iterator<Item = (&'a str, WindowPartsRef<'a>)> + 'a {
+        state
+            .saved_windows
+            .get(duty)
+            .into_iter()
+            .flat_map(|saved| saved.iter_parts())
+            .filter(|(key, parts)| parts.newest.is_some() && state.set.id_of(key).is_none())
+    }
+
     /// Takes back a snapshot saved earlier. Call it before registering duties and counters,
     /// or at least before the first observation; values are applied as series are bound.
     pub fn restore(&self, snapshot: ChainSnapshot) {
@@ -886,7 +924,7 @@ impl ChainTracker {
         state.saved_windows = snapshot
             .duties
             .into_iter()
-            .map(|duty| (duty.name, duty.windows.into_iter().collect()))
+            .map(|duty| (duty.name, duty.windows))
             .collect();
         state.saved_counters = snapshot
             .counters
@@ -976,6 +1014,9 @@ pub struct Update<'a> {
     /// the batch ends: a million records touch a few local slots, not a few shared atomics a
     /// million times.
     pending: Vec<u64>,
+    /// Whether a duty was recorded: the restored windows were then applied to the set the
+    /// watcher judges with, and those of keys outside it are dropped.
+    recorded: bool,
 }
 
 impl Update<'_> {
@@ -993,6 +1034,7 @@ impl Update<'_> {
         unit: u64,
         missed: bool,
     ) -> RecordOutcome {
+        self.recorded = true;
         let state = &mut *self.state;
         let entry = &mut state.duties[duty.0];
         let outcome = entry.table.record(id, unit, missed);
@@ -1075,6 +1117,9 @@ impl Update<'_> {
 
 impl Drop for Update<'_> {
     fn drop(&mut self) {
+        if self.recorded && !self.state.saved_windows.is_empty() {
+            self.state.saved_windows.clear();
+        }
         self.flush_counts();
         ChainTracker::publish(&mut self.state, self.chain);
     }
@@ -1128,6 +1173,47 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
+    }
+
+    #[test]
+    fn restored_windows_wait_for_their_keys_and_survive_another_restart_meanwhile() {
+        let first = ChainTracker::new("test", Metrics::new().for_chain("dev"));
+        first.set_validators(set(&[("s1", &["a", "b", "c"])], 10));
+        let duty = first.duty("block", 100).expect("duty");
+        {
+            let mut update = first.update();
+            for (key, missed) in [("a", true), ("b", false), ("c", true)] {
+                let id = update.validators().id_of(key).expect("known");
+                update.record(duty, id, 7, missed);
+            }
+        }
+        let saved = first.snapshot();
+
+        // After a restart the watcher knows only part of its set at first.
+        let second = ChainTracker::new("test", Metrics::new().for_chain("dev"));
+        second.restore(saved.clone());
+        let duty = second.duty("block", 100).expect("duty");
+        second.set_validators(set(&[("s1", &["a"])], 10));
+        assert_eq!(second.recorded_for_tests(duty, "a", 7), Some(true));
+        // Saved again before the set is complete: nothing is lost.
+        let bytes = second
+            .write_snapshot(std::io::Cursor::new(Vec::new()))
+            .expect("in memory")
+            .into_inner();
+        let again = crate::state::decode(&bytes, std::path::Path::new("x")).expect("decodes");
+        assert_eq!(again.duties, saved.duties);
+
+        second.set_validators(set(&[("s1", &["a", "c"])], 10));
+        assert_eq!(second.recorded_for_tests(duty, "c", 7), Some(true));
+        {
+            let mut update = second.update();
+            let id = update.validators().id_of("a").expect("known");
+            update.record(duty, id, 8, false);
+        }
+        // The first observation drops the windows of keys that did not come back.
+        second.set_validators(set(&[("s1", &["a", "b", "c"])], 10));
+        assert_eq!(second.recorded_for_tests(duty, "b", 7), None);
+        assert_eq!(second.snapshot().duties[0].windows.len(), 2);
     }
 
     #[test]

@@ -406,7 +406,7 @@ impl MissWindow {
 }
 
 /// Many windows of one length, stored flat: `len / 64` words plus one header per validator.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WindowTable {
     len: u32,
     words_per_window: usize,
@@ -487,6 +487,17 @@ impl WindowTable {
             header: view.header.clone(),
             words: view.words.to_vec().into_boxed_slice(),
         }
+    }
+
+    /// Appends `window` (replayed when its length differs from the table's) and returns its
+    /// index.
+    pub fn push_window(&mut self, window: &MissWindow) -> usize {
+        let index = self.headers.len();
+        self.headers.push(WindowHeader::empty());
+        self.words
+            .resize(self.words.len() + self.words_per_window, 0);
+        self.put_window(index, window);
+        index
     }
 
     /// Calls `visit(index, stats)` for every window that knows something, in index order: one
