@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh            # everything, a few minutes on 2 cores
 #   E2E_RUNS=5 scripts/bench.sh # more end-to-end repetitions (median reported)
-#   BENCH_ONLY=exporter scripts/bench.sh  # only the exporter's memory and time (about 1 min)
+#   BENCH_ONLY=exporter scripts/bench.sh  # only the exporter: its pipeline, memory and time (about 1 min)
 #
 # Respects CARGO_TARGET_DIR (default: ./target). Needs /usr/bin/time (GNU time) for the
 # end-to-end figures.
@@ -74,10 +74,18 @@ for _ in $(seq 1 600); do
 done
 read -r _ URL _ EPOCH < "$WORK/server.out"
 cat "$WORK/server.err" >&2
+# The exporter's per-epoch pipeline in its steady state: HTTP -> decode -> analyse -> record
+# -> publish for all 1,048,576 validators, the validator set already built (epoch-pipeline).
+log "end to end: the exporter's pipeline for one epoch (epoch-pipeline, 10 runs)"
+"$TARGET_DIR/release/epoch-pipeline" "$URL" "$EPOCH" 10 > "$WORK/pipeline.txt"
+cat "$WORK/pipeline.txt" >&2
+sed -nE 's/^cpu_ms min [0-9.]+ median ([0-9.]+); wall_ms min [0-9.]+ median ([0-9.]+); peak_rss_mb ([0-9.]+)$/epoch_e2e_cpu_ms=\1\nepoch_e2e_ms=\2\nepoch_e2e_pipeline_rss_mb=\3/p' \
+    "$WORK/pipeline.txt"
+
 if [ "$ONLY" = all ]; then
-log "end to end: valwatch ethereum analyze ($E2E_RUNS runs)"
-# e2e_run LABEL ARGS...: one analyze run under /usr/bin/time, appends "wall_ms cpu_ms rss_mb"
-e2e_run() {
+log "one-shot command: valwatch ethereum analyze ($E2E_RUNS runs)"
+# analyze_run FILE ARGS...: one analyze run under /usr/bin/time, appends "wall_ms cpu_ms rss_mb"
+analyze_run() {
     local out=$1; shift
     /usr/bin/time -v -o "$WORK/time.txt" "$TARGET_DIR/release/valwatch" ethereum analyze \
         --beacon "$URL" --epoch "$EPOCH" --format json "$@" > "$WORK/report.json"
@@ -90,23 +98,23 @@ e2e_run() {
 median_of() { # FILE COLUMN
     sort -n -k"$2" "$1" | awk -v c="$2" '{ v[NR] = $c } END { print v[int((NR + 1) / 2)] }'
 }
-: > "$WORK/e2e.txt"
+: > "$WORK/analyze.txt"
 for i in $(seq 1 "$E2E_RUNS"); do
-    e2e_run "$WORK/e2e.txt"
-    log "all validators run $i: wall_ms cpu_ms rss_mb = $(tail -1 "$WORK/e2e.txt")"
+    analyze_run "$WORK/analyze.txt"
+    log "all validators run $i: wall_ms cpu_ms rss_mb = $(tail -1 "$WORK/analyze.txt")"
 done
-echo "epoch_e2e_report_mb=$(awk -v b="$(stat -c %s "$WORK/report.json")" 'BEGIN { printf "%.0f", b / 1e6 }')"
-echo "epoch_e2e_ms=$(median_of "$WORK/e2e.txt" 1)"
-echo "epoch_e2e_cpu_ms=$(median_of "$WORK/e2e.txt" 2)"
-echo "epoch_e2e_rss_mb=$(median_of "$WORK/e2e.txt" 3)"
-: > "$WORK/e2e16k.txt"
+echo "analyze_all_report_mb=$(awk -v b="$(stat -c %s "$WORK/report.json")" 'BEGIN { printf "%.0f", b / 1e6 }')"
+echo "analyze_all_ms=$(median_of "$WORK/analyze.txt" 1)"
+echo "analyze_all_cpu_ms=$(median_of "$WORK/analyze.txt" 2)"
+echo "analyze_all_rss_mb=$(median_of "$WORK/analyze.txt" 3)"
+: > "$WORK/analyze16k.txt"
 for i in $(seq 1 "$E2E_RUNS"); do
-    e2e_run "$WORK/e2e16k.txt" --keys "$WORK/keys.json"
-    log "16k keys run $i: wall_ms cpu_ms rss_mb = $(tail -1 "$WORK/e2e16k.txt")"
+    analyze_run "$WORK/analyze16k.txt" --keys "$WORK/keys.json"
+    log "16k keys run $i: wall_ms cpu_ms rss_mb = $(tail -1 "$WORK/analyze16k.txt")"
 done
-echo "epoch_e2e_16k_keys_ms=$(median_of "$WORK/e2e16k.txt" 1)"
-echo "epoch_e2e_16k_keys_cpu_ms=$(median_of "$WORK/e2e16k.txt" 2)"
-echo "epoch_e2e_16k_keys_rss_mb=$(median_of "$WORK/e2e16k.txt" 3)"
+echo "analyze_16k_keys_ms=$(median_of "$WORK/analyze16k.txt" 1)"
+echo "analyze_16k_keys_cpu_ms=$(median_of "$WORK/analyze16k.txt" 2)"
+echo "analyze_16k_keys_rss_mb=$(median_of "$WORK/analyze16k.txt" 3)"
 
 fi
 
@@ -141,6 +149,10 @@ for _ in $(seq 1 1200); do
     sleep 0.1
 done
 if [ -n "$JUDGED" ]; then
+    # CPU time of the whole process so far: start-up, key set-up, HTTP, decoding, analysis,
+    # recording and publishing the metrics of the one epoch (it idles once the epoch is judged).
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "exporter_cpu_ms_first_epoch=%.0f\n", ($14 + $15) * 1000 / hz }' \
+        "/proc/$RUN_PID/stat"
     sleep 1 # let the tracker publish
     awk '/VmHWM/ { printf "exporter_rss_mb_watch_all=%.1f\n", $2 / 1024 }
          /VmRSS/ { printf "exporter_rss_now_mb_watch_all=%.1f\n", $2 / 1024 }' "/proc/$RUN_PID/status"
@@ -151,6 +163,33 @@ fi
 # SIGTERM: valwatch saves its state and exits; the peak below includes that save.
 kill -TERM "$RUN_PID" 2>/dev/null || true
 wait "$TIME_PID" 2>/dev/null || true
-awk -F': ' '/Maximum resident/ { printf "exporter_peak_rss_mb_incl_shutdown_save=%.1f\n", $2 / 1024 }' "$WORK/run-time.txt"
+# The exporter's peak over its whole run (start-up, key set-up, judging, shutdown save): the
+# memory figure of the end-to-end target.
+awk -F': ' '/Maximum resident/ { printf "exporter_peak_rss_mb_incl_shutdown_save=%.1f\nepoch_e2e_rss_mb=%.1f\n", $2 / 1024, $2 / 1024 }' "$WORK/run-time.txt"
 echo "exporter_state_file_mb=$(du -m "$WORK/state"/*.state 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')"
+
+# A restart on that state: the million windows are read back (and, with nothing new to judge,
+# kept and saved again until the set is complete). Peak RSS until it has resumed and saved.
+log "exporter: restart on the saved state"
+state_bytes=$(stat -c %s "$WORK/state"/*.state)
+/usr/bin/time -v -o "$WORK/restart-time.txt" "$TARGET_DIR/release/valwatch" --log-format json \
+    run --config "$WORK/run.toml" > "$WORK/restart.log" 2>&1 &
+TIME_PID=$!
+RUN_PID=""
+for _ in $(seq 1 100); do
+    RUN_PID=$(pgrep -P "$TIME_PID" -x valwatch || true)
+    [ -n "$RUN_PID" ] && break
+    sleep 0.1
+done
+for _ in $(seq 1 600); do
+    grep -q "resuming after the last judged epoch" "$WORK/restart.log" && break
+    kill -0 "$RUN_PID" 2>/dev/null || break
+    sleep 0.1
+done
+sleep 1
+kill -TERM "$RUN_PID" 2>/dev/null || true
+wait "$TIME_PID" 2>/dev/null || true
+grep -q "state restored" "$WORK/restart.log" || log "the restarted exporter did not restore its state"
+awk -F': ' '/Maximum resident/ { printf "exporter_restart_peak_rss_mb=%.1f\n", $2 / 1024 }' "$WORK/restart-time.txt"
+echo "exporter_state_file_kept=$([ "$(stat -c %s "$WORK/state"/*.state)" = "$state_bytes" ] && echo yes || echo no)"
 
