@@ -1,8 +1,8 @@
 //! `valwatch ethereum ...`: one-shot Ethereum commands. The logic lives in
 //! `valwatch_ethereum::report`; this file parses arguments and prints.
 
-use std::path::PathBuf;
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;

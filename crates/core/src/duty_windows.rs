@@ -45,6 +45,14 @@ impl DutyWindows {
         Self::new(len, count, self.is_sparse())
     }
 
+    /// Grows to `count` validators, the new ones without a window; existing ids keep theirs.
+    pub fn grow(&mut self, count: usize) {
+        match self {
+            DutyWindows::Dense(table) => table.grow(count),
+            DutyWindows::Sparse { count: current, .. } => *current = (*current).max(count),
+        }
+    }
+
     /// The windows of another validator set: validator `new` takes over the window of
     /// `old_of_new[new]` (`u32::MAX`: none, it starts empty).
     pub fn remap(&self, old_of_new: &[u32]) -> Self {

@@ -295,6 +295,60 @@ impl ValidatorSet {
         Ok(set)
     }
 
+    /// This set with the unlabelled validators `more` added at the end, when that keeps every
+    /// existing id: a set built by [`ValidatorSet::from_indices`] and `more` ascending, above
+    /// its last index. `None` otherwise (build the set anew). A `watch_all` set grows this way
+    /// when validators are activated, without rebuilding a million entries.
+    pub fn appended(
+        &self,
+        more: &[u64],
+        always: &[u64],
+        per_validator_max: usize,
+    ) -> Option<ValidatorSet> {
+        if !self.numeric {
+            return None;
+        }
+        let last = match self.len() {
+            0 => None,
+            n => Some(self.key(n as ValidatorId - 1).parse::<u64>().ok()?),
+        };
+        let ascending = more.windows(2).all(|pair| pair[0] < pair[1]);
+        if !ascending
+            || more
+                .first()
+                .is_some_and(|first| last.is_some_and(|l| *first <= l))
+        {
+            return None;
+        }
+        let len = self.len() + more.len();
+        let everyone = len <= per_validator_max;
+        let had_everyone = self.own_ids.len() == self.len();
+        if (!self.is_empty() && had_everyone != everyone) || len >= ValidatorId::MAX as usize {
+            return None;
+        }
+        let mut set = self.clone();
+        let unlabelled =
+            match (0..set.combination_count()).find(|c| set.combination_groups(*c) == [0]) {
+                Some(combination) => u16::try_from(combination).ok()?,
+                None => {
+                    let combination = u16::try_from(set.combination_count()).ok()?;
+                    set.combo_groups.push(0);
+                    set.combo_starts.push(set.combo_groups.len() as u32);
+                    combination
+                }
+            };
+        for index in more {
+            let id = set.len() as ValidatorId;
+            push_decimal(&mut set.key_text, *index);
+            set.key_ends.push(set.key_text.len() as u32);
+            set.combo_of.push(unlabelled);
+            if everyone || always.contains(index) {
+                set.own_ids.push(id);
+            }
+        }
+        Some(set)
+    }
+
     fn finish(&mut self, combos: Combos) {
         self.combo_starts = combos.starts;
         self.combo_groups = combos.groups;
@@ -675,6 +729,42 @@ mod tests {
         assert_eq!(from_text.iter().filter(|id| **id == none).count(), 4);
         let text_in_text = text.ids_in(&text);
         assert_eq!(text_in_text, [0, 1]);
+    }
+
+    #[test]
+    fn appending_indices_keeps_ids_and_equals_a_fresh_build() {
+        let labels: IndexLabels = [("a".to_string(), vec![3, 7])].into();
+        let set = ValidatorSet::from_indices(&labels, &[1, 3, 7, 9], &[], 0).expect("valid");
+        let grown = set.appended(&[10, 12], &[12], 0).expect("appendable");
+        let fresh =
+            ValidatorSet::from_indices(&labels, &[1, 3, 7, 9, 10, 12], &[12], 0).expect("valid");
+        assert_eq!(grown.len(), fresh.len());
+        for id in fresh.ids() {
+            assert_eq!(grown.key(id), fresh.key(id));
+            assert_eq!(grown.groups_of(id), fresh.groups_of(id));
+            assert_eq!(grown.has_own_series(id), fresh.has_own_series(id));
+        }
+        assert_eq!(grown.id_of("12"), Some(5));
+        assert_eq!(grown.ids_in(&set), [0, 1, 2, 3, u32::MAX, u32::MAX]);
+        // Not after the last index, not ascending, or crossing the series threshold: rebuild.
+        assert!(set.appended(&[8], &[], 0).is_none());
+        assert!(set.appended(&[12, 11], &[], 0).is_none());
+        let small = ValidatorSet::from_indices(&labels, &[1, 3, 7, 9], &[], 4).expect("valid");
+        assert!(small.appended(&[10], &[], 4).is_none());
+        assert_eq!(small.appended(&[], &[], 4).expect("nothing added").len(), 4);
+        let text = ValidatorSet::build(
+            &LabelMap::new(),
+            &["1".into()],
+            &SeriesPolicy::default(),
+            |k| Ok(k.to_string()),
+        )
+        .expect("valid");
+        assert!(text.appended(&[2], &[], 0).is_none());
+        let empty = ValidatorSet::from_indices(&IndexLabels::new(), &[], &[], 0).expect("valid");
+        assert_eq!(
+            empty.appended(&[0, 5], &[], 0).expect("appendable").len(),
+            2
+        );
     }
 
     #[test]

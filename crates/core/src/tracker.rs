@@ -705,8 +705,21 @@ impl ChainTracker {
         let state = &mut *state;
         let old_of_new = new.ids_in(&old);
         let old_id = |id: ValidatorId| Some(old_of_new[id as usize]).filter(|o| *o != u32::MAX);
+        // A set that only grew at the end (validators activated) keeps every id: the tables
+        // grow in place instead of being copied, which would hold two of each for a moment.
+        let grown = old_of_new.len() >= old.len()
+            && old_of_new[..old.len()]
+                .iter()
+                .enumerate()
+                .all(|(new_id, old_id)| *old_id == new_id as u32);
         for duty in &mut state.duties {
-            let mut table = duty.table.remap(&old_of_new);
+            let mut table = if grown {
+                let mut table = std::mem::replace(&mut duty.table, DutyWindows::new(1, 0, false));
+                table.grow(new.len());
+                table
+            } else {
+                duty.table.remap(&old_of_new)
+            };
             if let Some(saved) = state.saved_windows.get(&duty.name) {
                 for id in new.ids().filter(|id| old_id(*id).is_none()) {
                     if let Some(window) = saved.get(new.key(id)) {
@@ -735,6 +748,11 @@ impl ChainTracker {
             if gauge.derived {
                 continue;
             }
+            if grown {
+                let kept = old_values.len().min(gauge.values.len());
+                gauge.values[..kept].copy_from_slice(&old_values[..kept]);
+                continue;
+            }
             for id in new.ids() {
                 if let Some(old_id) = old_id(id) {
                     gauge.values[id as usize] = old_values[old_id as usize];
@@ -742,11 +760,15 @@ impl ChainTracker {
             }
         }
         for category in &mut state.categories {
-            let old_values = std::mem::take(&mut category.values);
-            category.values = new
-                .ids()
-                .map(|id| old_id(id).map_or(u8::MAX, |o| old_values[o as usize]))
-                .collect();
+            let mut old_values = std::mem::take(&mut category.values);
+            category.values = if grown {
+                old_values.resize(new.len(), u8::MAX);
+                old_values
+            } else {
+                new.ids()
+                    .map(|id| old_id(id).map_or(u8::MAX, |o| old_values[o as usize]))
+                    .collect()
+            };
             category.validator_family.clear();
             category.dirty = true;
         }
@@ -1214,6 +1236,64 @@ mod tests {
         second.set_validators(set(&[("s1", &["a", "b", "c"])], 10));
         assert_eq!(second.recorded_for_tests(duty, "b", 7), None);
         assert_eq!(second.snapshot().duties[0].windows.len(), 2);
+    }
+
+    #[test]
+    fn a_set_grown_at_the_end_keeps_everything_as_a_rebuilt_one_does() {
+        let build = |indices: &[u64]| {
+            ValidatorSet::from_indices(&crate::labels::IndexLabels::new(), indices, &[], 0)
+                .expect("valid")
+        };
+        let registries = [Metrics::new(), Metrics::new()];
+        let trackers: Vec<ChainTracker> = registries
+            .iter()
+            .map(|metrics| ChainTracker::new("test", metrics.for_chain("dev")))
+            .collect();
+        let mut snapshots = Vec::new();
+        for (n, tracker) in trackers.iter().enumerate() {
+            let duty = tracker.duty("block", 100).expect("duty");
+            let gauge = tracker
+                .gauge("tokens", "Tokens.", &[Aggregate::Sum], &[])
+                .expect("gauge");
+            let status = tracker
+                .category("status", "Status.", "status", &["up", "down"])
+                .expect("category");
+            let first = build(&[2, 4, 6]);
+            tracker.set_validators(first.clone());
+            {
+                let mut update = tracker.update();
+                for id in 0..3 {
+                    update.record(duty, id, 1, id == 1);
+                    update.set_gauge(gauge, id, Some(f64::from(id) + 0.5));
+                    update.set_category(status, id, Some(id as usize % 2));
+                }
+            }
+            // The first tracker grows its set in place, the second rebuilds it.
+            let next = if n == 0 {
+                first.appended(&[8, 9], &[], 0).expect("appendable")
+            } else {
+                build(&[2, 4, 6, 8, 9])
+            };
+            tracker.set_validators(next);
+            assert_eq!(tracker.recorded_for_tests(duty, "4", 1), Some(true));
+            assert_eq!(tracker.recorded_for_tests(duty, "9", 1), None);
+            snapshots.push(tracker.snapshot());
+        }
+        assert_eq!(snapshots[0], snapshots[1]);
+        let text = registries[0].encode();
+        // Series come in no fixed order within a family.
+        let sorted = |text: &str| {
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            lines.sort();
+            lines
+        };
+        assert_eq!(sorted(&text), sorted(&registries[1].encode()));
+        for line in [
+            r#"valwatch_tokens{chain="dev",group="all"} 4.5"#,
+            r#"valwatch_status{chain="dev",group="all",status="down"} 1"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
     }
 
     #[test]

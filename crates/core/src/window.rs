@@ -489,6 +489,15 @@ impl WindowTable {
         }
     }
 
+    /// Grows the table to `count` windows, the new ones empty (in place: the existing windows
+    /// keep their index).
+    pub fn grow(&mut self, count: usize) {
+        if count > self.headers.len() {
+            self.headers.resize(count, WindowHeader::empty());
+            self.words.resize(count * self.words_per_window, 0);
+        }
+    }
+
     /// Appends `window` (replayed when its length differs from the table's) and returns its
     /// index.
     pub fn push_window(&mut self, window: &MissWindow) -> usize {

@@ -142,6 +142,25 @@ impl Watched {
         Watched { ids, count }
     }
 
+    /// Watches validator `index` as tracker id `id`.
+    pub fn insert(&mut self, index: u64, id: ValidatorId) {
+        let Ok(slot) = usize::try_from(index) else {
+            return;
+        };
+        if slot >= u32::MAX as usize {
+            return;
+        }
+        if slot >= self.ids.len() {
+            self.ids
+                .reserve((slot + 1 - self.ids.len()).max(self.ids.len() / 8));
+            self.ids.resize(slot + 1, NONE);
+        }
+        if self.ids[slot] == NONE {
+            self.count += 1;
+        }
+        self.ids[slot] = id;
+    }
+
     /// The tracker id of validator `index`, if watched.
     pub fn get(&self, index: u64) -> Option<ValidatorId> {
         usize::try_from(index)
@@ -253,6 +272,26 @@ fn parse_index(key: &str) -> Option<u64> {
     })
 }
 
+/// The `watch_all` set `current` with the newly seen validators `fresh` (sorted) added at the
+/// end, when they all come after its last index (activations do): every existing id stays, so
+/// the tracker grows its tables in place. `None` when the set must be built anew.
+pub fn grown_all_set(
+    current: &ValidatorSet,
+    index_of: &HashMap<String, u64>,
+    fresh: &[u64],
+    policy: &SeriesPolicy,
+) -> Option<ValidatorSet> {
+    let always: Vec<u64> = policy
+        .always
+        .iter()
+        .filter_map(|key| match parse_index(key) {
+            Some(index) => Some(index),
+            None => index_of.get(&normalize_pubkey(key).ok()?).copied(),
+        })
+        .collect();
+    current.appended(fresh, &always, policy.per_validator_max)
+}
+
 /// The index table of a set: in keyed mode through `index_of`, in `watch_all` mode from the
 /// decimal keys.
 pub fn watched_of(set: &ValidatorSet, index_of: &HashMap<String, u64>, all: bool) -> Watched {
@@ -337,6 +376,30 @@ mod tests {
             watched.iter().map(|(i, _)| i).collect::<Vec<_>>(),
             [3, 7, 100]
         );
+    }
+
+    #[test]
+    fn a_watch_all_set_grows_with_activated_validators() {
+        let labels: LabelMap = [("s1".to_string(), vec![key(1)])].into();
+        let index_of: HashMap<String, u64> = [(key(1), 3), (key(2), 12)].into();
+        let policy = SeriesPolicy {
+            per_validator_max: 0,
+            always: vec![key(2)],
+        };
+        let set = all_set(&labels, &index_of, &[3, 5, 7], &policy).expect("set");
+        let grown = grown_all_set(&set, &index_of, &[9, 12], &policy).expect("grows");
+        let rebuilt = all_set(&labels, &index_of, &[3, 5, 7, 9, 12], &policy).expect("set");
+        for id in rebuilt.ids() {
+            assert_eq!(grown.key(id), rebuilt.key(id));
+            assert_eq!(grown.groups_of(id), rebuilt.groups_of(id));
+            assert_eq!(grown.has_own_series(id), rebuilt.has_own_series(id));
+        }
+        assert!(grown.has_own_series(grown.id_of("12").expect("12")));
+        // An index below the last one needs a new set.
+        assert!(grown_all_set(&set, &index_of, &[4], &policy).is_none());
+        let mut watched = watched_of(&set, &index_of, true);
+        watched.insert(9, 3);
+        assert_eq!((watched.get(9), watched.len()), (Some(3), 4));
     }
 
     #[test]

@@ -50,7 +50,8 @@ use crate::duties::{
 use crate::events::EventStream;
 use crate::fetch::{Anchor, Cached, FetchError, current_from_head, fetch_epoch, still_canonical};
 use crate::keys::{
-    KeySource, Resolution, Watched, all_set, keyed_set, normalize_pubkey, resolve, watched_of,
+    KeySource, Resolution, Watched, all_set, grown_all_set, keyed_set, normalize_pubkey, resolve,
+    watched_of,
 };
 
 /// Slots the head must be past the end of an epoch's inclusion window before the epoch is
@@ -518,6 +519,28 @@ impl EthereumWatcher {
         new_members: Option<&[u64]>,
     ) {
         let all = self.config.watch_all;
+        if all
+            && live.applied.as_ref() == Some(labels)
+            && let Some(fresh) = new_members
+        {
+            let current = ctx.tracker.validators();
+            let grown = grown_all_set(
+                &current,
+                &self.resolution.index_of,
+                fresh,
+                &self.config.series,
+            );
+            if let Some(set) = grown {
+                for (offset, index) in fresh.iter().enumerate() {
+                    live.watched.insert(
+                        *index,
+                        (current.len() + offset) as valwatch_core::ValidatorId,
+                    );
+                }
+                ctx.tracker.set_validators(set);
+                return;
+            }
+        }
         let rebuild = live.applied.as_ref() != Some(labels) || new_members.is_some();
         if rebuild {
             let built = if all {
