@@ -81,6 +81,8 @@ log "end to end: the exporter's pipeline for one epoch (epoch-pipeline, 10 runs)
 cat "$WORK/pipeline.txt" >&2
 sed -nE 's/^cpu_ms min [0-9.]+ median ([0-9.]+); wall_ms min [0-9.]+ median ([0-9.]+); peak_rss_mb ([0-9.]+)$/epoch_e2e_cpu_ms=\1\nepoch_e2e_ms=\2\nepoch_e2e_pipeline_rss_mb=\3/p' \
     "$WORK/pipeline.txt"
+sed -nE 's/^set grown by 16 activated validators: cpu_ms ([0-9.]+).*/epoch_set_growth_cpu_ms=\1/p' \
+    "$WORK/pipeline.txt"
 
 if [ "$ONLY" = all ]; then
 log "one-shot command: valwatch ethereum analyze ($E2E_RUNS runs)"
