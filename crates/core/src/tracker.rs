@@ -100,6 +100,9 @@ struct CategoryGauge {
     /// Category index per validator, `u8::MAX` = none.
     values: Vec<u8>,
     dirty: bool,
+    /// The series this tracker created in the two families (which other chains share), so
+    /// that those no longer wanted, and only those, are removed.
+    published: Vec<(bool, LabelPairs)>,
 }
 
 struct Duty {
@@ -583,6 +586,7 @@ impl ChainTracker {
             categories: categories.to_vec(),
             values: vec![u8::MAX; len],
             dirty: true,
+            published: Vec::new(),
         });
         Ok(CategoryId(state.categories.len() - 1))
     }
@@ -769,7 +773,6 @@ impl ChainTracker {
                     .map(|id| old_id(id).map_or(u8::MAX, |o| old_values[o as usize]))
                     .collect()
             };
-            category.validator_family.clear();
             category.dirty = true;
         }
         drop(old);
@@ -998,6 +1001,8 @@ impl ChainTracker {
                     }
                 }
             }
+            // (per-validator series?, labels) → value
+            let mut wanted: Vec<((bool, LabelPairs), f64)> = Vec::new();
             for group in 0..set.group_count() {
                 for (index, name) in category.categories.iter().enumerate() {
                     let labels: LabelPairs = vec![
@@ -1005,13 +1010,9 @@ impl ChainTracker {
                         ("group", set.group_name(group as u16).to_string()),
                         (category.label_key, name.to_string()),
                     ];
-                    category
-                        .family
-                        .get_or_create(&labels)
-                        .set(f64::from(counts[group * width + index]));
+                    wanted.push(((false, labels), f64::from(counts[group * width + index])));
                 }
             }
-            category.validator_family.clear();
             for id in set.own_series_ids() {
                 let value = category.values[*id as usize];
                 if let Some(name) = category.categories.get(usize::from(value)) {
@@ -1020,9 +1021,31 @@ impl ChainTracker {
                         ("validator", set.key(*id).to_string()),
                         (category.label_key, name.to_string()),
                     ];
-                    category.validator_family.get_or_create(&labels).set(1.0);
+                    wanted.push(((true, labels), 1.0));
                 }
             }
+            let keep: std::collections::HashSet<&(bool, LabelPairs)> =
+                wanted.iter().map(|(series, _)| series).collect();
+            for series in &category.published {
+                if !keep.contains(series) {
+                    let (own, labels) = series;
+                    let family = if *own {
+                        &category.validator_family
+                    } else {
+                        &category.family
+                    };
+                    family.remove(labels);
+                }
+            }
+            for ((own, labels), value) in &wanted {
+                let family = if *own {
+                    &category.validator_family
+                } else {
+                    &category.family
+                };
+                family.get_or_create(labels).set(*value);
+            }
+            category.published = wanted.into_iter().map(|(series, _)| series).collect();
         }
     }
 }
@@ -1499,5 +1522,41 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn categories_of_one_chain_leave_other_chains_and_drop_their_own_stale_series() {
+        let metrics = Metrics::new();
+        let trackers: Vec<(ChainTracker, CategoryId)> = ["one", "two"]
+            .iter()
+            .map(|chain| {
+                let tracker = ChainTracker::new("test", metrics.for_chain(chain));
+                tracker.set_validators(set(&[("s1", &["a"])], 10));
+                let status = tracker
+                    .category("key_status", "Key status.", "status", &["active", "exited"])
+                    .expect("category");
+                tracker.update().set_category(status, 0, Some(0));
+                (tracker, status)
+            })
+            .collect();
+        // Chain one moves its key to another label and to another status.
+        let (one, status) = &trackers[0];
+        one.set_validators(set(&[("s2", &["a"])], 10));
+        one.update().set_category(*status, 0, Some(1));
+        let text = metrics.encode();
+        for line in [
+            r#"valwatch_key_status{chain="one",group="s2",status="exited"} 1"#,
+            r#"valwatch_validator_key_status{chain="one",validator="a",status="exited"} 1"#,
+            r#"valwatch_key_status{chain="two",group="s1",status="active"} 1"#,
+            r#"valwatch_validator_key_status{chain="two",validator="a",status="active"} 1"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        for gone in [
+            r#"valwatch_key_status{chain="one",group="s1""#,
+            r#"valwatch_validator_key_status{chain="one",validator="a",status="active"}"#,
+        ] {
+            assert!(!text.contains(gone), "stale {gone} in\n{text}");
+        }
     }
 }
