@@ -117,6 +117,23 @@ impl DutyWindows {
         }
     }
 
+    /// Makes `unit` of validator `index` unknown again; `false` when it was not known.
+    pub fn forget(&mut self, index: u32, unit: u64) -> bool {
+        match self {
+            DutyWindows::Dense(table) => table.forget(index as usize, unit),
+            DutyWindows::Sparse { windows, .. } => {
+                let Some(window) = windows.get_mut(&index) else {
+                    return false;
+                };
+                let forgotten = window.forget(unit);
+                if window.is_empty() {
+                    windows.remove(&index);
+                }
+                forgotten
+            }
+        }
+    }
+
     /// The outcome of `unit` for validator `index`, `None` when unknown.
     pub fn get(&self, index: u32, unit: u64) -> Option<bool> {
         match self {

@@ -1097,6 +1097,16 @@ impl Update<'_> {
         outcome
     }
 
+    /// Makes `unit` of validator `id` unknown again: a reorg removed the duty (its slot became
+    /// empty). The window forgets it; counters, which only go up, keep what they counted.
+    /// `false` when the unit was not known.
+    pub fn forget(&mut self, duty: DutyId, id: ValidatorId, unit: u64) -> bool {
+        let entry = &mut self.state.duties[duty.0];
+        let forgotten = entry.table.forget(id, unit);
+        entry.dirty |= forgotten;
+        forgotten
+    }
+
     /// The outcome of `unit` for validator `id`, `None` when unknown.
     pub fn recorded(&self, duty: DutyId, id: ValidatorId, unit: u64) -> Option<bool> {
         self.state.duties[duty.0].table.get(id, unit)

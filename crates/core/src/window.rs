@@ -336,6 +336,79 @@ impl ViewMut<'_> {
     }
 }
 
+impl ViewMut<'_> {
+    /// Makes `unit` unknown again (a reorg removed the duty); `false` when it was not known.
+    fn forget(&mut self, unit: u64) -> bool {
+        if !self.view().is_known(unit) {
+            return false;
+        }
+        let was_missed = self.view().bit(unit);
+        self.set_bit(unit, false);
+        if was_missed {
+            self.header.missed -= 1;
+        }
+        let start = self.view().window_start().max(self.header.oldest);
+        if unit == self.header.newest {
+            if unit == start {
+                *self.header = WindowHeader::empty();
+                return true;
+            }
+            // The previous known unit becomes the newest; units that had left the window stay
+            // gone, so the window may not reach back past its old start.
+            let mut newest = unit - 1;
+            if let Some(gap) = self
+                .header
+                .gaps
+                .as_ref()
+                .and_then(|gaps| gaps.iter().find(|g| g.end == unit))
+            {
+                if gap.start <= start {
+                    // Nothing known is left in the window.
+                    *self.header = WindowHeader::empty();
+                    return true;
+                }
+                newest = gap.start - 1;
+            }
+            self.header.newest = newest;
+            self.header.oldest = start;
+            if let Some(gaps) = self.header.gaps.as_mut() {
+                gaps.retain(|g| g.end <= newest && g.end > start);
+                // The old start may lie in a gap: the oldest known unit follows it.
+                if gaps.first().is_some_and(|g| g.start <= start) {
+                    self.header.oldest = gaps.remove(0).end;
+                }
+            }
+        } else if unit == start {
+            let mut oldest = unit + 1;
+            if let Some(gaps) = self.header.gaps.as_mut()
+                && let Some(pos) = gaps.iter().position(|g| g.start == oldest)
+            {
+                oldest = gaps.remove(pos).end;
+            }
+            self.header.oldest = oldest;
+        } else {
+            let gaps = self.gaps_mut();
+            let before = gaps.iter().position(|g| g.end == unit);
+            let after = gaps.iter().position(|g| g.start == unit + 1);
+            match (before, after) {
+                (Some(b), Some(a)) => {
+                    gaps[b].end = gaps[a].end;
+                    gaps.remove(a);
+                }
+                (Some(b), None) => gaps[b].end = unit + 1,
+                (None, Some(a)) => gaps[a].start = unit,
+                (None, None) => {
+                    let at = gaps.partition_point(|g| g.start < unit);
+                    gaps.insert(at, unit..unit + 1);
+                }
+            }
+        }
+        self.tidy_gaps();
+        self.header.streak = self.view().compute_streak();
+        true
+    }
+}
+
 /// One validator's window for one duty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissWindow {
@@ -386,6 +459,17 @@ impl MissWindow {
     /// Counts for metrics.
     pub fn stats(&self) -> WindowStats {
         self.view().stats()
+    }
+
+    /// Makes `unit` unknown again, as if never recorded (a reorg removed the duty: a slot
+    /// became empty). `false` when it was not known.
+    pub fn forget(&mut self, unit: u64) -> bool {
+        ViewMut {
+            len: self.len,
+            header: &mut self.header,
+            words: &mut self.words,
+        }
+        .forget(unit)
     }
 
     /// The outcome of `unit`: `Some(true)` missed, `Some(false)` performed, `None` unknown.
@@ -461,6 +545,18 @@ impl WindowTable {
             words,
         }
         .record(unit, missed)
+    }
+
+    /// Makes `unit` of window `index` unknown again; `false` when it was not known.
+    pub fn forget(&mut self, index: usize, unit: u64) -> bool {
+        let words =
+            &mut self.words[index * self.words_per_window..(index + 1) * self.words_per_window];
+        ViewMut {
+            len: self.len,
+            header: &mut self.headers[index],
+            words,
+        }
+        .forget(unit)
     }
 
     /// Counts of window `index`.
@@ -810,6 +906,10 @@ mod tests {
             outcome
         }
 
+        fn forget(&mut self, unit: u64) -> bool {
+            self.units.remove(&unit).is_some()
+        }
+
         fn stats(&self) -> WindowStats {
             let missed = self.units.values().filter(|m| **m).count() as u32;
             let streak = self.units.values().rev().take_while(|m| **m).count() as u32;
@@ -841,6 +941,38 @@ mod tests {
             prop_assert_eq!(window.iter_known().collect::<Vec<_>>(), known);
             let parts = window.to_parts();
             prop_assert_eq!(MissWindow::from_parts(parts), Ok(window));
+        }
+
+        #[test]
+        fn forgetting_units_agrees_with_the_naive_model(
+            len in 1u32..100,
+            ops in proptest::collection::vec((0u64..4, 0u8..5), 1..400),
+        ) {
+            let mut window = MissWindow::new(len);
+            let mut table = WindowTable::new(len, 2);
+            let mut model = Model { len: u64::from(len), units: BTreeMap::new() };
+            let mut head = 0u64;
+            for (step, action) in ops {
+                // Mostly forward, with records and forgets of recent units.
+                head += step;
+                let unit = head.saturating_sub(u64::from(action % 3));
+                if action >= 3 {
+                    let expected = model.forget(unit);
+                    prop_assert_eq!(window.forget(unit), expected);
+                    prop_assert_eq!(table.forget(1, unit), expected);
+                } else {
+                    let missed = action == 1;
+                    let expected = model.record(unit, missed);
+                    prop_assert_eq!(window.record(unit, missed), expected);
+                    prop_assert_eq!(table.record(1, unit, missed), expected);
+                }
+                prop_assert_eq!(window.stats(), model.stats());
+                prop_assert_eq!(table.stats(1), model.stats());
+                let known: Vec<(u64, bool)> = model.units.iter().map(|(u, m)| (*u, *m)).collect();
+                prop_assert_eq!(window.iter_known().collect::<Vec<_>>(), known);
+                let parts = window.to_parts();
+                prop_assert_eq!(MissWindow::from_parts(parts), Ok(window.clone()));
+            }
         }
 
         #[test]

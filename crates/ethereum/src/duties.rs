@@ -284,7 +284,17 @@ pub fn record_epoch(
     }
     let mut signed_any: HashMap<ValidatorId, bool> = HashMap::new();
     for slot in &analysis.sync {
-        if !slot.block_present || slot.signed.len() != members.len() {
+        if !slot.block_present {
+            // No duty without a block. If a reorg emptied a slot judged before, its verdicts
+            // are forgotten (counters keep what they counted).
+            for id in members.iter().flatten() {
+                if update.forget(metrics.sync, *id, slot.slot) {
+                    tally.changed += 1;
+                }
+            }
+            continue;
+        }
+        if slot.signed.len() != members.len() {
             continue;
         }
         signed_any.clear();
@@ -545,6 +555,34 @@ mod tests {
         let id0 = tracker.validators().id_of("0").expect("0");
         assert_eq!(tracker.update().recorded(ids.sync, id0, 7), None);
         assert_eq!(tracker.update().recorded(ids.sync, id0, 6), Some(false));
+    }
+
+    #[test]
+    fn a_slot_emptied_by_a_reorg_loses_its_sync_verdicts() {
+        let (spec, committees, blocks) = scenario();
+        let sync_committee = [0u64; 8];
+        let (_metrics, tracker, ids, watched) = tracker(&["0"]);
+        let judge = |blocks: &[Block]| {
+            let input = EpochInput {
+                epoch: 1,
+                committees: &committees,
+                blocks,
+                known_roots: &[],
+                proposer_duties: &[],
+                sync_committee: &sync_committee,
+            };
+            let analysis = analyse_epoch(&spec, &input).expect("analysis");
+            record_epoch(&mut tracker.update(), &ids, &analysis, None, &watched)
+        };
+        judge(&blocks);
+        let id0 = tracker.validators().id_of("0").expect("0");
+        assert_eq!(tracker.update().recorded(ids.sync, id0, 6), Some(false));
+        // The block of slot 6 is reorged out: slot 6 is empty on the canonical chain.
+        let reorged: Vec<Block> = blocks.iter().filter(|b| b.slot != 6).cloned().collect();
+        let tally = judge(&reorged);
+        assert_eq!(tally.changed, 1);
+        assert_eq!(tracker.update().recorded(ids.sync, id0, 6), None);
+        assert_eq!(tracker.update().recorded(ids.sync, id0, 5), Some(false));
     }
 
     #[test]

@@ -91,8 +91,9 @@ fn window_missed(counts: &Counts) -> [(&'static str, Option<f64>); 3] {
 /// (validator, unit) once, with the verdict it was first given — a Prometheus counter cannot
 /// take a count back. A unit the first chain did not have (a sync duty in a slot that was
 /// empty there) is new and counted once, with the new chain's verdict. (The other way round,
-/// a unit the new chain no longer has keeps its old verdict in the window: windows cannot
-/// forget a unit. This test moves to the chain with more blocks, so that case is not met.)
+/// a unit the new chain no longer has is forgotten by the window, its count kept; this test
+/// moves to the chain with more blocks, so that case is covered by a unit test in
+/// `duties.rs`, `a_slot_emptied_by_a_reorg_loses_its_sync_verdicts`.)
 #[tokio::test]
 async fn a_reorg_rejudges_the_epoch_without_counting_twice_until_its_window_is_finalized() {
     let (first, second) = ("fulu_offline", "fulu_baseline");
