@@ -23,68 +23,12 @@ lodestar_exec() {
   exec node "$entry" "$@"
 }
 
-# resolve_run_dir [DIR]: the run dir from $1, else $VALWATCH_LODESTAR_RUN_DIR, else the last start.sh run.
-# Sets run_dir; returns 1 if none is known.
-resolve_run_dir() {
-  run_dir=${1:-${VALWATCH_LODESTAR_RUN_DIR:-}}
-  if [ -z "$run_dir" ] && [ -f "$last_run_file" ]; then
-    run_dir=$(cat "$last_run_file")
-  fi
-  [ -n "$run_dir" ] || return 1
-  run_dir=$(cd "$run_dir" 2>/dev/null && pwd) || return 1
-}
-
-# pid_of NAME: prints the PID in $run_dir/NAME.pid if that process is alive AND is ours (its
-# command line mentions the run dir, so a recycled PID is never touched). Returns 1 otherwise.
-pid_of() {
-  local f=$run_dir/$1.pid pid
-  [ -f "$f" ] || return 1
-  pid=$(cat "$f")
-  case $pid in '' | *[!0-9]*) return 1 ;; esac
-  [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$run_dir/" || return 1
-  # A zombie is dead for our purposes.
-  case $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) in Z | X | '') return 1 ;; esac
-  printf '%s\n' "$pid"
-}
-
-# wait_gone PID SECONDS: 0 once the process is gone, 1 if still there after SECONDS.
-wait_gone() {
-  local pid=$1 deadline=$((SECONDS + $2))
-  while [ $SECONDS -lt $deadline ]; do
-    if [ ! -d "/proc/$pid" ] || [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
-      return 0
-    fi
-    sleep 0.2
-  done
-  [ ! -d "/proc/$pid" ]
-}
-
-# stop_proc NAME: SIGINT, wait; SIGINT again, wait; SIGKILL. By PID only. Always returns 0.
-stop_proc() {
-  local name=$1 pid
-  pid=$(pid_of "$name") || { rm -f "$run_dir/$name.pid"; return 0; }
-  log "stopping $name (pid $pid): SIGINT"
-  kill -INT "$pid" 2>/dev/null || true
-  if ! wait_gone "$pid" "${VALWATCH_LODESTAR_STOP_GRACE:-5}"; then
-    log "$name (pid $pid) still running: SIGINT again"
-    kill -INT "$pid" 2>/dev/null || true
-    if ! wait_gone "$pid" 5; then
-      log "$name (pid $pid) still running: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      wait_gone "$pid" 10 || log "WARNING: $name (pid $pid) survived SIGKILL"
-    fi
-  fi
-  rm -f "$run_dir/$name.pid"
-  return 0
-}
-
-# load_run_env: read the settings start.sh saved for this run.
-load_run_env() {
-  [ -f "$run_dir/env" ] || die "$run_dir/env missing: was this run dir made by start.sh?"
-  # shellcheck disable=SC1091
-  . "$run_dir/env"
-}
+# Settings of the run-dir and process helpers shared with the other devnets.
+devnet_env=VALWATCH_LODESTAR
+devnet_stop_grace=5
+devnet_second_signal=INT
+# shellcheck source=devnets/lib/run_dir.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/run_dir.sh"
 
 # start_vc: start the separate validator client for $VALWATCH_LODESTAR_VC_VALIDATORS (needs load_run_env).
 # Appends to $run_dir/vc.log; PID in $run_dir/vc.pid. Waits until it has connected to the beacon

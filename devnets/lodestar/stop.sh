@@ -23,10 +23,5 @@ if ! resolve_run_dir "${1:-}"; then
 fi
 stop_proc vc
 stop_proc beacon
-if [ "${VALWATCH_LODESTAR_KEEP_RUN_DIR:-1}" = 0 ]; then
-  rm -rf "$run_dir"
-  if [ "$(cat "$last_run_file" 2>/dev/null)" = "$run_dir" ]; then rm -f "$last_run_file"; fi
-  log "removed $run_dir"
-fi
-log "stopped (run dir $run_dir)"
+finish_stop
 exit 0

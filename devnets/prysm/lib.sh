@@ -7,68 +7,12 @@ last_run_file=${TMPDIR:-/tmp}/valwatch-prysm-last-run
 log() { printf '[prysm %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# resolve_run_dir [DIR]: the run dir from $1, else $VALWATCH_PRYSM_RUN_DIR, else the last start.sh
-# run. Sets run_dir; returns 1 if none is known.
-resolve_run_dir() {
-  run_dir=${1:-${VALWATCH_PRYSM_RUN_DIR:-}}
-  if [ -z "$run_dir" ] && [ -f "$last_run_file" ]; then
-    run_dir=$(cat "$last_run_file")
-  fi
-  [ -n "$run_dir" ] || return 1
-  run_dir=$(cd "$run_dir" 2>/dev/null && pwd) || return 1
-}
-
-# pid_of NAME: prints the PID in $run_dir/NAME.pid if that process is alive and ours (its command
-# line mentions the run dir, so a recycled PID is never touched). Returns 1 otherwise.
-pid_of() {
-  local f=$run_dir/$1.pid pid
-  [ -f "$f" ] || return 1
-  pid=$(cat "$f")
-  case $pid in '' | *[!0-9]*) return 1 ;; esac
-  [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$run_dir/" || return 1
-  case $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) in Z | X | '') return 1 ;; esac
-  printf '%s\n' "$pid"
-}
-
-# wait_gone PID SECONDS: 0 once the process is gone (or a zombie), 1 if still there after SECONDS.
-wait_gone() {
-  local pid=$1 deadline=$((SECONDS + $2))
-  while [ $SECONDS -lt $deadline ]; do
-    if [ ! -d "/proc/$pid" ] || [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  [ ! -d "/proc/$pid" ]
-}
-
-# stop_proc NAME: SIGINT, wait $VALWATCH_PRYSM_STOP_GRACE s; SIGTERM, wait 5 s; SIGKILL. By PID
-# only. Always returns 0. geth, beacon-chain and validator all leave within about 2 s of SIGINT.
-stop_proc() {
-  local name=$1 pid
-  pid=$(pid_of "$name") || { rm -f "$run_dir/$name.pid"; return 0; }
-  log "stopping $name (pid $pid): SIGINT"
-  kill -INT "$pid" 2>/dev/null || true
-  if ! wait_gone "$pid" "${VALWATCH_PRYSM_STOP_GRACE:-10}"; then
-    log "$name (pid $pid) still running: SIGTERM"
-    kill -TERM "$pid" 2>/dev/null || true
-    if ! wait_gone "$pid" 5; then
-      log "$name (pid $pid) still running: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      wait_gone "$pid" 10 || log "WARNING: $name (pid $pid) survived SIGKILL"
-    fi
-  fi
-  rm -f "$run_dir/$name.pid"
-  return 0
-}
-
-# load_run_env: read the settings start.sh saved for this run.
-load_run_env() {
-  [ -f "$run_dir/env" ] || die "$run_dir/env missing: was this run dir made by start.sh?"
-  # shellcheck disable=SC1091
-  . "$run_dir/env"
-}
+# Settings of the run-dir and process helpers shared with the other devnets.
+devnet_env=VALWATCH_PRYSM
+devnet_stop_grace=10
+devnet_second_signal=TERM
+# shellcheck source=devnets/lib/run_dir.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/run_dir.sh"
 
 # range_start A..B / range_count A..B: first index and number of indices of a validator range.
 range_start() { printf '%s\n' "${1%%..*}"; }

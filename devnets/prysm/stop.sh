@@ -25,10 +25,5 @@ stop_proc vc
 stop_proc vc-online
 stop_proc beacon
 stop_proc geth
-if [ "${VALWATCH_PRYSM_KEEP_RUN_DIR:-1}" = 0 ]; then
-  rm -rf "$run_dir"
-  if [ "$(cat "$last_run_file" 2>/dev/null)" = "$run_dir" ]; then rm -f "$last_run_file"; fi
-  log "removed $run_dir"
-fi
-log "stopped (run dir $run_dir)"
+finish_stop
 exit 0

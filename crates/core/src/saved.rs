@@ -41,11 +41,6 @@ impl SavedWindows {
         self.key_ends.is_empty()
     }
 
-    /// The window length.
-    pub fn window_len(&self) -> u32 {
-        self.table.window_len()
-    }
-
     fn key(&self, position: usize) -> &str {
         let start = if position == 0 {
             0

@@ -224,6 +224,18 @@ impl ViewMut<'_> {
         }
     }
 
+    /// Counts the outcome of a new newest unit (its bit already set) in `missed` and `streak`.
+    fn count_newest(&mut self, missed: bool) {
+        if missed {
+            self.header.missed += 1;
+            self.header.streak += 1;
+            // The streak can never be longer than what the window knows.
+            self.header.streak = self.header.streak.min(self.view().known());
+        } else {
+            self.header.streak = 0;
+        }
+    }
+
     fn record(&mut self, unit: u64, missed: bool) -> RecordOutcome {
         let len = u64::from(self.len);
         if self.header.is_empty() {
@@ -248,16 +260,13 @@ impl ViewMut<'_> {
             if *word & mask != 0 {
                 self.header.missed -= 1;
             }
-            self.header.newest = unit;
             if missed {
                 *word |= mask;
-                self.header.missed += 1;
-                self.header.streak += 1;
-                self.header.streak = self.header.streak.min(self.view().known());
             } else {
                 *word &= !mask;
-                self.header.streak = 0;
             }
+            self.header.newest = unit;
+            self.count_newest(missed);
             return RecordOutcome::New;
         }
         if unit > newest {
@@ -283,14 +292,7 @@ impl ViewMut<'_> {
             self.header.newest = unit;
             self.tidy_gaps();
             self.set_bit(unit, missed);
-            if missed {
-                self.header.missed += 1;
-                self.header.streak += 1;
-                // The streak can never be longer than what the window knows.
-                self.header.streak = self.header.streak.min(self.view().known());
-            } else {
-                self.header.streak = 0;
-            }
+            self.count_newest(missed);
             return RecordOutcome::New;
         }
         if unit < self.view().window_start() {

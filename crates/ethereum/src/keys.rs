@@ -120,26 +120,11 @@ impl Watched {
     /// The table of `(validator index, tracker id)` pairs; indices beyond 2^32 are ignored
     /// (committees cannot name them).
     pub fn new(pairs: impl IntoIterator<Item = (u64, ValidatorId)>) -> Self {
-        let mut ids = Vec::new();
-        let mut count = 0;
+        let mut watched = Watched::default();
         for (index, id) in pairs {
-            let Ok(index) = usize::try_from(index) else {
-                continue;
-            };
-            if index >= u32::MAX as usize {
-                continue;
-            }
-            if index >= ids.len() {
-                // Grow geometrically: pairs mostly come in ascending order.
-                ids.reserve((index + 1).saturating_sub(ids.len()).max(ids.len()));
-                ids.resize(index + 1, NONE);
-            }
-            if ids[index] == NONE {
-                count += 1;
-            }
-            ids[index] = id;
+            watched.insert(index, id);
         }
-        Watched { ids, count }
+        watched
     }
 
     /// Watches validator `index` as tracker id `id`.
@@ -151,8 +136,6 @@ impl Watched {
             return;
         }
         if slot >= self.ids.len() {
-            self.ids
-                .reserve((slot + 1 - self.ids.len()).max(self.ids.len() / 8));
             self.ids.resize(slot + 1, NONE);
         }
         if self.ids[slot] == NONE {
@@ -239,13 +222,7 @@ pub fn all_set(
     indices: &[u64],
     policy: &SeriesPolicy,
 ) -> Result<ValidatorSet, String> {
-    let translate = |key: &str| -> Option<u64> {
-        if key.bytes().all(|b| b.is_ascii_digit()) && !key.is_empty() {
-            return key.parse().ok();
-        }
-        let canonical = normalize_pubkey(key).ok()?;
-        index_of.get(&canonical).copied()
-    };
+    let translate = |key: &str| index_for_key(key, index_of);
     let by_index: IndexLabels = labels
         .iter()
         .map(|(label, keys)| {
@@ -258,6 +235,15 @@ pub fn all_set(
     let always: Vec<u64> = policy.always.iter().filter_map(|k| translate(k)).collect();
     ValidatorSet::from_indices(&by_index, indices, &always, policy.per_validator_max)
         .map_err(|e| e.to_string())
+}
+
+/// The validator index a configured key names: a decimal index as is, a pubkey through
+/// `index_of` (`None` while it is not resolved).
+fn index_for_key(key: &str, index_of: &HashMap<String, u64>) -> Option<u64> {
+    if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) {
+        return parse_index(key);
+    }
+    index_of.get(&normalize_pubkey(key).ok()?).copied()
 }
 
 /// A decimal validator index; `None` for anything else or on overflow. (`str::parse` costs
@@ -284,10 +270,7 @@ pub fn grown_all_set(
     let always: Vec<u64> = policy
         .always
         .iter()
-        .filter_map(|key| match parse_index(key) {
-            Some(index) => Some(index),
-            None => index_of.get(&normalize_pubkey(key).ok()?).copied(),
-        })
+        .filter_map(|key| index_for_key(key, index_of))
         .collect();
     current.appended(fresh, &always, policy.per_validator_max)
 }

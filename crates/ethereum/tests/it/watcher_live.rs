@@ -421,21 +421,41 @@ async fn the_key_file_is_reloaded_while_running_and_a_broken_one_keeps_the_keys(
     run.stop().await;
 }
 
+/// A scripted node whose head is young (nothing judgeable yet) until the test ages it.
+async fn young_node(
+    scenario: &str,
+    behaviour: Behaviour,
+) -> (Arc<HeadSwitch>, Arc<Script>, String) {
+    let head = Arc::new(HeadSwitch::default());
+    head.young.store(true, Ordering::SeqCst);
+    let script = Arc::new(Script::default());
+    let url = start_scripted_node(scenario, behaviour, head.clone(), script.clone()).await;
+    (head, script, url)
+}
+
+/// Ages the head so that epoch 4 becomes judgeable, waits until polling judged it and checks
+/// the metrics against the spec; returns the scrape.
+async fn judged_by_polling(
+    run: &Running,
+    head: &HeadSwitch,
+    chain: &str,
+    scenario: &str,
+) -> String {
+    head.young.store(false, Ordering::SeqCst);
+    let done = chain_series(chain, "ethereum_last_analysed_epoch");
+    let text = run
+        .wait_for("epoch 4 by polling", |t| value(t, &done) == Some(4.0))
+        .await;
+    assert_matches_spec(&text, chain, scenario);
+    text
+}
+
 /// The stream accepts the connection and never answers: connecting times out (bounded by
 /// `request_timeout_seconds`), the state shows in the metrics, polling judges on.
 #[tokio::test]
 async fn an_event_stream_that_never_answers_times_out_and_polling_judges_on() {
     let scenario = "fulu_chaos";
-    let head = Arc::new(HeadSwitch::default());
-    head.young.store(true, Ordering::SeqCst);
-    let script = Arc::new(Script::default());
-    let url = start_scripted_node(
-        scenario,
-        Behaviour::SilentEvents,
-        head.clone(),
-        script.clone(),
-    )
-    .await;
+    let (head, script, url) = young_node(scenario, Behaviour::SilentEvents).await;
     let chain = "eth-silent-events";
     let mut config = config(chain, vec![url], &pubkeys(scenario));
     config.request_timeout_seconds = 1;
@@ -450,12 +470,7 @@ async fn an_event_stream_that_never_answers_times_out_and_polling_judges_on() {
     assert_eq!(value(&timed_out, &up), Some(0.0));
     assert!(script.event_connections.load(Ordering::SeqCst) >= 1);
 
-    head.young.store(false, Ordering::SeqCst);
-    let done = chain_series(chain, "ethereum_last_analysed_epoch");
-    let text = run
-        .wait_for("epoch 4 by polling", |t| value(t, &done) == Some(4.0))
-        .await;
-    assert_matches_spec(&text, chain, scenario);
+    let text = judged_by_polling(&run, &head, chain, scenario).await;
     assert_eq!(value(&text, &up), Some(0.0));
     run.stop().await;
 }
@@ -466,16 +481,7 @@ async fn an_event_stream_that_never_answers_times_out_and_polling_judges_on() {
 #[tokio::test]
 async fn an_event_stream_that_stalls_after_one_event_is_dropped_and_polling_judges_on() {
     let scenario = "fulu_chaos";
-    let head = Arc::new(HeadSwitch::default());
-    head.young.store(true, Ordering::SeqCst);
-    let script = Arc::new(Script::default());
-    let url = start_scripted_node(
-        scenario,
-        Behaviour::OneEventThenStall,
-        head.clone(),
-        script.clone(),
-    )
-    .await;
+    let (head, _script, url) = young_node(scenario, Behaviour::OneEventThenStall).await;
     let chain = "eth-stalled-events";
     let mut config = config(chain, vec![url], &pubkeys(scenario));
     config.request_timeout_seconds = 1;
@@ -500,11 +506,6 @@ async fn an_event_stream_that_stalls_after_one_event_is_dropped_and_polling_judg
         Some(0.0)
     );
 
-    head.young.store(false, Ordering::SeqCst);
-    let done = chain_series(chain, "ethereum_last_analysed_epoch");
-    let text = run
-        .wait_for("epoch 4 by polling", |t| value(t, &done) == Some(4.0))
-        .await;
-    assert_matches_spec(&text, chain, scenario);
+    judged_by_polling(&run, &head, chain, scenario).await;
     run.stop().await;
 }
